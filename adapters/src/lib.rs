@@ -1,1 +1,23 @@
-//! placeholder
+//! `ao-adapters` — the ports through which `ao` touches the outside world.
+//!
+//! In this issue only two modules exist:
+//! * [`process`]: the **only** place in the workspace that starts child processes. Every run is
+//!   an argv vector (no shell), has a timeout, captures at most 1 MiB of stdout and of stderr,
+//!   and kills the child when the future is dropped (adapters.md §1).
+//! * [`git`]: the read-only git queries project registration needs (`rev-parse
+//!   --show-toplevel`, the origin URL, default-branch discovery, `git --version`).
+//!
+//! Later issues add the `Runtime` (tmux, zellij), `Workspace` (git worktree), `Agent` and `Scm`
+//! ports as traits next to these modules, each built on [`process`]; nothing here depends on
+//! actors or the store, so they can be added without touching the callers of this API.
+//!
+//! Invariants:
+//! * No function here panics on input or on the output of a child process.
+//! * Errors carry the program, argv, exit status and the last 4 KiB of stderr; a missing
+//!   program is reported as [`process::ProcessError::NotInstalled`].
+
+pub mod git;
+pub mod process;
+
+pub use git::GitError;
+pub use process::{Cmd, Output, ProcessError};

@@ -1,0 +1,258 @@
+//! The LifecycleReducer: the only writer of SQLite (README §3.1 rule 1, data-model.md §6).
+//!
+//! Message ([`ReducerMsg`]):
+//! * `Write { op, run }`: one store operation, i.e. one `BEGIN IMMEDIATE` transaction of
+//!   [`ao_store::Writer`]. `run` executes the `Writer` method, sends the typed reply to the
+//!   caller itself and returns how many `change_log` rows the transaction inserted. Callers
+//!   build it through [`ReducerHandle::write`], which keeps the reply typed.
+//! * `Fault` (tests and the `fault-injection` feature only): panics inside the handler.
+//!
+//! After each operation that inserted `change_log` rows the reducer casts `Wake` to the
+//! CdcPoller. It calls no other actor and no adapter (sessions.md §13.3).
+//!
+//! Blocking: the `Writer` is synchronous, so each operation runs on tokio's blocking pool. The
+//! reducer moves its [`WriterLease`] into the blocking task and gets it back with the result,
+//! so the runtime threads never block and operations stay strictly sequential.
+//!
+//! Ownership of the write connection across restarts: the `Writer` cannot be cloned or
+//! reopened by the actor, so the tree keeps it in a [`WriterSlot`] (a mutex-protected
+//! `Option<Writer>` plus a `Notify`). The reducer takes a [`WriterLease`] in `pre_start`; the
+//! lease puts the writer back into the slot when it is dropped. Dropping is what happens in
+//! every way a reducer can end (clean stop, panic in a handler, panic inside the blocking
+//! operation, kill), whereas ractor skips `post_stop` after a panic; so a restarted reducer
+//! always finds the writer again. `pre_start` waits (bounded) for the previous instance's lease
+//! to come back, because ractor may notify the supervisor before the old state is dropped.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ao_store::{StoreError, Writer, Written};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::Notify;
+
+use crate::cdc::CdcMsg;
+use crate::error::CommandError;
+use crate::registry::{self, Registry};
+
+/// How long a starting reducer waits for the write connection to be returned.
+const LEASE_WAIT: Duration = Duration::from_secs(5);
+
+struct SlotInner {
+    writer: Mutex<Option<Writer>>,
+    returned: Notify,
+}
+
+/// The tree-owned home of the single write connection.
+#[derive(Clone)]
+pub(crate) struct WriterSlot {
+    inner: Arc<SlotInner>,
+}
+
+impl WriterSlot {
+    pub(crate) fn new(writer: Writer) -> Self {
+        Self {
+            inner: Arc::new(SlotInner {
+                writer: Mutex::new(Some(writer)),
+                returned: Notify::new(),
+            }),
+        }
+    }
+
+    fn try_take(&self) -> Option<Writer> {
+        match self.inner.writer.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// Takes the writer, waiting up to `wait` for a previous lease to be dropped.
+    pub(crate) async fn lease(&self, wait: Duration) -> Option<WriterLease> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(writer) = self.try_take() {
+                return Some(WriterLease {
+                    writer: Some(writer),
+                    slot: Arc::clone(&self.inner),
+                });
+            }
+            // `notify_one` stores a permit when nobody waits, so a return between `try_take`
+            // and this await is not lost.
+            if tokio::time::timeout_at(deadline, self.inner.returned.notified())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Takes the writer out for good (the tree is shutting down and closes the database),
+    /// waiting up to `wait` for the last lease to be dropped.
+    pub(crate) async fn close(&self, wait: Duration) -> Option<Writer> {
+        let mut lease = self.lease(wait).await?;
+        lease.writer.take()
+    }
+}
+
+/// Exclusive use of the write connection; returns it to its [`WriterSlot`] on drop.
+pub(crate) struct WriterLease {
+    writer: Option<Writer>,
+    slot: Arc<SlotInner>,
+}
+
+impl WriterLease {
+    fn writer(&mut self) -> &mut Writer {
+        self.writer
+            .as_mut()
+            .expect("a lease holds its writer until it is dropped")
+    }
+}
+
+impl Drop for WriterLease {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            match self.slot.writer.lock() {
+                Ok(mut g) => *g = Some(writer),
+                Err(poisoned) => *poisoned.into_inner() = Some(writer),
+            }
+            self.slot.returned.notify_one();
+        }
+    }
+}
+
+/// A store operation run by the reducer: executes, replies, returns the event count.
+pub(crate) type WriteFn = Box<dyn FnOnce(&mut Writer) -> u64 + Send>;
+
+/// Messages of the LifecycleReducer.
+pub(crate) enum ReducerMsg {
+    /// One write operation (one transaction); `op` names it in logs.
+    Write { op: &'static str, run: WriteFn },
+    /// Panic inside the handler (fault injection).
+    #[cfg(any(test, feature = "fault-injection"))]
+    Fault,
+}
+
+pub(crate) struct LifecycleReducer;
+
+pub(crate) struct ReducerArgs {
+    pub(crate) slot: WriterSlot,
+    pub(crate) registry: Arc<Registry>,
+}
+
+pub(crate) struct ReducerState {
+    lease: Option<WriterLease>,
+    registry: Arc<Registry>,
+}
+
+impl Actor for LifecycleReducer {
+    type Msg = ReducerMsg;
+    type State = ReducerState;
+    type Arguments = ReducerArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<ReducerMsg>,
+        args: ReducerArgs,
+    ) -> Result<ReducerState, ActorProcessingErr> {
+        let lease = args
+            .slot
+            .lease(LEASE_WAIT)
+            .await
+            .ok_or("the write connection was not returned by the previous reducer")?;
+        Ok(ReducerState {
+            lease: Some(lease),
+            registry: args.registry,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<ReducerMsg>,
+        msg: ReducerMsg,
+        state: &mut ReducerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ReducerMsg::Write { op, run } => {
+                let mut lease = state
+                    .lease
+                    .take()
+                    .ok_or("the reducer lost its write connection")?;
+                let result = tokio::task::spawn_blocking(move || {
+                    let events = run(lease.writer());
+                    (lease, events)
+                })
+                .await;
+                match result {
+                    Ok((lease, events)) => {
+                        state.lease = Some(lease);
+                        tracing::trace!(op, events, "store write");
+                        if events > 0
+                            && let Some(cdc) = state.registry.cdc.get()
+                        {
+                            // A restarting poller re-reads from head_seq; nothing to do then.
+                            let _ = cdc.cast(CdcMsg::Wake);
+                        }
+                        Ok(())
+                    }
+                    // The lease went back to the slot while the blocking task unwound; fail
+                    // so that the supervisor restarts a reducer that re-takes it.
+                    Err(e) => Err(format!("store operation {op} panicked: {e}").into()),
+                }
+            }
+            #[cfg(any(test, feature = "fault-injection"))]
+            ReducerMsg::Fault => panic!("injected fault in the lifecycle reducer"),
+        }
+    }
+}
+
+/// The typed way to ask the reducer for a write.
+#[derive(Clone)]
+pub(crate) struct ReducerHandle {
+    registry: Arc<Registry>,
+}
+
+impl ReducerHandle {
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+        Self { registry }
+    }
+
+    /// Runs `f` as one reducer operation. The outer error is the transport (reducer
+    /// restarting, timeout); the inner one is the store's answer.
+    pub(crate) async fn write<T, F>(
+        &self,
+        op: &'static str,
+        f: F,
+        timeout: Duration,
+    ) -> Result<Result<T, StoreError>, CommandError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<Written<T>, StoreError> + Send + 'static,
+    {
+        let reducer = self
+            .registry
+            .reducer
+            .get()
+            .ok_or_else(|| registry::restarting("lifecycle reducer"))?;
+        registry::call(
+            &reducer,
+            "lifecycle reducer",
+            move |reply: RpcReplyPort<Result<Result<T, StoreError>, CommandError>>| {
+                ReducerMsg::Write {
+                    op,
+                    run: Box::new(move |writer| match f(writer) {
+                        Ok(Written { value, events }) => {
+                            let _ = reply.send(Ok(Ok(value)));
+                            events
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Ok(Err(e)));
+                            0
+                        }
+                    }),
+                }
+            },
+            timeout,
+        )
+        .await
+    }
+}
