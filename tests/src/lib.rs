@@ -29,7 +29,10 @@ pub fn ao_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("the test binary knows its own path");
     // target/<profile>/deps/e2e-<hash>  or  target/<profile>/ao-bench
-    let mut dir = exe.parent().expect("the test binary lives in a directory").to_path_buf();
+    let mut dir = exe
+        .parent()
+        .expect("the test binary lives in a directory")
+        .to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -55,7 +58,10 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -71,7 +77,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -96,14 +105,19 @@ impl Run {
     /// Asserts exit 0 and returns stdout.
     #[track_caller]
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         &self.stdout
     }
 
     /// Parses stdout as JSON (asserting exit 0).
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -122,8 +136,15 @@ impl Default for Home {
 
 impl Home {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("ao-e2e-").tempdir().expect("create a temp dir");
-        Self { dir, port: free_port(), extra_env: Vec::new() }
+        let dir = tempfile::Builder::new()
+            .prefix("ao-e2e-")
+            .tempdir()
+            .expect("create a temp dir");
+        Self {
+            dir,
+            port: free_port(),
+            extra_env: Vec::new(),
+        }
     }
 
     /// `AO_HOME`.
@@ -185,7 +206,8 @@ impl Home {
     pub fn start(&self) -> RunFile {
         let r = self.ao(&["start", "--timeout", "60s"]);
         r.ok();
-        self.run_file_contents().expect("ao start leaves a run-file")
+        self.run_file_contents()
+            .expect("ao start leaves a run-file")
     }
 
     pub fn run_file_contents(&self) -> Option<RunFile> {
@@ -195,12 +217,18 @@ impl Home {
 
     /// An API client for the running daemon.
     pub fn api(&self) -> Api {
-        Api::new(&self.run_file_contents().expect("daemon is running (run-file present)"))
+        Api::new(
+            &self
+                .run_file_contents()
+                .expect("daemon is running (run-file present)"),
+        )
     }
 
     /// Stops a daemon left running by this home: SIGTERM, then SIGKILL after 15 s.
     pub fn kill_daemon(&self) {
-        let Some(rf) = self.run_file_contents() else { return };
+        let Some(rf) = self.run_file_contents() else {
+            return;
+        };
         let pid = nix::unistd::Pid::from_raw(rf.pid as i32);
         if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_err() {
             return;
@@ -228,7 +256,9 @@ pub fn pid_alive(pid: u32) -> bool {
         return false;
     };
     // The state is the field after the parenthesised command name.
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
     !matches!(state, Some('Z' | 'X') | None)
 }
 
@@ -246,7 +276,11 @@ pub fn git_repo(dir: &Path, name: &str) -> PathBuf {
             .env("GIT_COMMITTER_EMAIL", "ao-test@example.invalid")
             .output()
             .expect("run git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     git(&["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("README.md"), "test repo\n").expect("write file");
@@ -290,7 +324,11 @@ impl Api {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("build an HTTP client");
-        Self { base: format!("http://127.0.0.1:{}", rf.port), token: rf.token.clone(), client }
+        Self {
+            base: format!("http://127.0.0.1:{}", rf.port),
+            token: rf.token.clone(),
+            client,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -299,7 +337,9 @@ impl Api {
 
     /// An authorised request builder.
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(&self.token)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
     }
 
     pub async fn send(rb: reqwest::RequestBuilder) -> Reply {
@@ -308,7 +348,12 @@ impl Api {
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("read the response body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -372,7 +417,13 @@ pub struct SseClient {
 impl SseClient {
     fn new(resp: reqwest::Response) -> Self {
         let stream = resp.bytes_stream().map(|r| r.map(|b| b.to_vec()));
-        Self { stream: Box::pin(stream), buf: String::new(), comments: 0, retry: None, ended: false }
+        Self {
+            stream: Box::pin(stream),
+            buf: String::new(),
+            comments: 0,
+            retry: None,
+            ended: false,
+        }
     }
 
     /// The next frame, or `None` when the stream ended or `timeout` passed.
@@ -411,7 +462,11 @@ impl SseClient {
         loop {
             let end = self.buf.find("\n\n")?;
             let block: String = self.buf.drain(..end + 2).collect();
-            let mut frame = Frame { id: None, event: None, data: String::new() };
+            let mut frame = Frame {
+                id: None,
+                event: None,
+                data: String::new(),
+            };
             let mut has_data = false;
             for line in block.lines() {
                 if line.starts_with(':') {
@@ -442,16 +497,23 @@ impl SseClient {
 pub fn raw_http(port: u16, request: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the daemon");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("set a read timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
     s.write_all(request.as_bytes()).expect("send the request");
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (status, text)
 }
 
 /// The JSON body of a raw HTTP response (after the blank line), or `Null`.
 pub fn raw_body(text: &str) -> Value {
-    text.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b.trim()).ok()).unwrap_or(Value::Null)
+    text.split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b.trim()).ok())
+        .unwrap_or(Value::Null)
 }

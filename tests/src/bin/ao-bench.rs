@@ -48,24 +48,40 @@ async fn bench_events(writes: usize) -> anyhow::Result<()> {
     };
     let api = Api::new(&rf);
     let repo = git_repo(tmp.path(), "bench-repo");
-    let add = api.post("/api/v1/projects", &json!({"path": repo.display().to_string(), "projectId": "bench"})).await;
+    let add = api
+        .post(
+            "/api/v1/projects",
+            &json!({"path": repo.display().to_string(), "projectId": "bench"}),
+        )
+        .await;
     if add.status != 201 {
         bail!("project add failed: {}", add.text);
     }
     let mut sse = api.events("?project=bench", None).await;
     // Drain the replayed project_created.
-    let first = sse.next_frame(Duration::from_secs(10)).await.context("replay of project_created")?;
+    let first = sse
+        .next_frame(Duration::from_secs(10))
+        .await
+        .context("replay of project_created")?;
     let mut last_seq = first.id.unwrap_or(0);
 
     let mut lat = Vec::with_capacity(writes);
     let started = Instant::now();
     for i in 0..writes {
         let t0 = Instant::now();
-        let r = api.patch("/api/v1/projects/bench/config", &json!({"config": {"env": {"BENCH_N": i.to_string()}}})).await;
+        let r = api
+            .patch(
+                "/api/v1/projects/bench/config",
+                &json!({"config": {"env": {"BENCH_N": i.to_string()}}}),
+            )
+            .await;
         if r.status != 200 {
             bail!("write {i} failed: {}", r.text);
         }
-        let frame = sse.next_frame(Duration::from_secs(10)).await.context("event for a committed write")?;
+        let frame = sse
+            .next_frame(Duration::from_secs(10))
+            .await
+            .context("event for a committed write")?;
         let seq = frame.id.unwrap_or(0);
         if seq <= last_seq {
             bail!("event seq went backwards: {seq} after {last_seq}");
@@ -75,11 +91,16 @@ async fn bench_events(writes: usize) -> anyhow::Result<()> {
     }
     let total = started.elapsed();
     lat.sort();
-    println!("events: {writes} committed writes, write→SSE delivery latency (upper bound of commit→delivery)");
+    println!(
+        "events: {writes} committed writes, write→SSE delivery latency (upper bound of commit→delivery)"
+    );
     println!("  p50  {}", ms(percentile(&lat, 0.50)));
     println!("  p99  {}", ms(percentile(&lat, 0.99)));
     println!("  max  {}", ms(*lat.last().unwrap_or(&Duration::ZERO)));
-    println!("  throughput {:.0} writes/s (sequential)", writes as f64 / total.as_secs_f64());
+    println!(
+        "  throughput {:.0} writes/s (sequential)",
+        writes as f64 / total.as_secs_f64()
+    );
     println!("  target: p99 <= 5 ms");
     daemon.shutdown().await;
     Ok(())
@@ -91,10 +112,15 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: ao-bench events [--writes N]");
     };
     let writes = match args.iter().position(|a| a == "--writes") {
-        Some(i) => args.get(i + 1).context("--writes needs a number")?.parse()?,
+        Some(i) => args
+            .get(i + 1)
+            .context("--writes needs a number")?
+            .parse()?,
         None => 1000,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match which.as_str() {
         "events" => rt.block_on(bench_events(writes)),
         other => bail!("unknown benchmark {other:?}; available: events"),

@@ -9,14 +9,26 @@ fn start_status_start_again_stop() {
     let home = Home::new();
     let before = home.ao(&["status"]);
     assert_eq!(before.code, 0);
-    assert!(before.stdout.starts_with("AO daemon: stopped"), "{}", before.stdout);
+    assert!(
+        before.stdout.starts_with("AO daemon: stopped"),
+        "{}",
+        before.stdout
+    );
 
     let start = home.ao(&["start"]);
     start.ok();
-    assert!(start.stdout.contains("AO daemon ready (pid "), "{}", start.stdout);
+    assert!(
+        start.stdout.contains("AO daemon ready (pid "),
+        "{}",
+        start.stdout
+    );
     let rf = home.run_file_contents().expect("run-file written");
     assert_eq!(rf.token.len(), 64);
-    assert!(rf.token.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        rf.token
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
 
     let status = home.ao(&["status", "--json"]).json();
     assert_eq!(status["state"], "ready");
@@ -39,7 +51,11 @@ fn start_status_start_again_stop() {
     assert_eq!(status["state"], "stopped");
 
     let stop_again = home.ao(&["stop"]);
-    assert!(stop_again.ok().contains("AO daemon already stopped"), "{}", stop_again.stdout);
+    assert!(
+        stop_again.ok().contains("AO daemon already stopped"),
+        "{}",
+        stop_again.stdout
+    );
 }
 
 #[test]
@@ -47,11 +63,22 @@ fn kill_9_leaves_stale_state_and_start_recovers_everything() {
     let home = Home::new();
     let repo = git_repo(&home.scratch(), "survivor");
     let rf = home.start();
-    home.ao(&["project", "add", "--path", repo.to_str().expect("utf-8 path")]).ok();
+    home.ao(&[
+        "project",
+        "add",
+        "--path",
+        repo.to_str().expect("utf-8 path"),
+    ])
+    .ok();
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(rf.pid as i32), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill -9 the daemon");
-    wait_for(Duration::from_secs(10), "the daemon to die", || (!pid_alive(rf.pid)).then_some(()));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(rf.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9 the daemon");
+    wait_for(Duration::from_secs(10), "the daemon to die", || {
+        (!pid_alive(rf.pid)).then_some(())
+    });
 
     let status = home.ao(&["status", "--json"]).json();
     assert_eq!(status["state"], "stale", "{status}");
@@ -65,7 +92,12 @@ fn kill_9_leaves_stale_state_and_start_recovers_everything() {
     assert_ne!(rf2.pid, rf.pid);
     assert_ne!(rf2.token, rf.token, "a new token on every start");
     let projects = home.ao(&["project", "ls", "--json"]).json();
-    let ids: Vec<_> = projects["projects"].as_array().expect("projects array").iter().map(|p| p["id"].clone()).collect();
+    let ids: Vec<_> = projects["projects"]
+        .as_array()
+        .expect("projects array")
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
     assert_eq!(ids, ["survivor"]);
 }
 
@@ -75,5 +107,9 @@ fn daemon_startup_failure_is_reported_by_start() {
     home.env("AO_LOG", "not a [valid filter");
     let r = home.ao(&["start", "--timeout", "20s"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("daemon exited with status"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("daemon exited with status"),
+        "{}",
+        r.stderr
+    );
 }
