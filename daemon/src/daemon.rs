@@ -86,6 +86,12 @@ impl RunningDaemon {
         let _ = self.faults.send(target);
     }
 
+    /// Test-only: a fault injector that outlives `wait(self)`.
+    #[cfg(test)]
+    pub(crate) fn fault_injector(&self) -> FaultInjector {
+        FaultInjector(self.faults.clone())
+    }
+
     /// Waits until the daemon has shut down (for whatever reason). `Err` after a root actor
     /// failure.
     pub async fn wait(self) -> Result<(), DaemonError> {
@@ -93,6 +99,18 @@ impl RunningDaemon {
             Ok(result) => result,
             Err(e) => Err(DaemonError::Task(e.to_string())),
         }
+    }
+}
+
+/// Test-only handle that makes actors of a running daemon panic.
+#[cfg(test)]
+#[derive(Clone)]
+pub(crate) struct FaultInjector(tokio::sync::mpsc::UnboundedSender<ao_actors::FaultTarget>);
+
+#[cfg(test)]
+impl FaultInjector {
+    pub(crate) fn inject_panic(&self, target: ao_actors::FaultTarget) {
+        let _ = self.0.send(target);
     }
 }
 

@@ -317,3 +317,33 @@ async fn a_database_from_a_newer_ao_is_refused_with_the_store_message() {
     assert!(!env.run_file.exists(), "no run-file for a failed start");
     files::DaemonLock::acquire(&env.lock_path()).expect("the lock was released");
 }
+
+#[tokio::test]
+async fn a_child_past_its_restart_budget_escalates_and_the_daemon_exits_with_an_error() {
+    let mut h = boot().await;
+    h.add_project("before").await;
+    let daemon = h.daemon.take().expect("running");
+    // The LifecycleReducer is permanent with a budget of 5 restarts in 60 s (backoff 250 ms,
+    // 500 ms, 1 s, 2 s, 4 s). Keep making it panic: the sixth failure exceeds the budget, Root
+    // escalates, and the daemon shuts down with an error instead of serving without a writer.
+    let port = h.port;
+    let faults = daemon.fault_injector();
+    let injector = async {
+        loop {
+            faults.inject_panic(ao_actors::FaultTarget::LifecycleReducer);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let result = tokio::select! {
+        r = tokio::time::timeout(Duration::from_secs(60), daemon.wait()) => r.expect("escalation within 60 s"),
+        () = injector => unreachable!("the injector loops forever"),
+    };
+    let err = result.expect_err("escalation is an error exit");
+    assert!(matches!(err, DaemonError::ActorFailure(_)), "{err}");
+    assert!(!h.env.run_file.exists(), "run-file removed");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+    );
+}
