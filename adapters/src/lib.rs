@@ -1,15 +1,19 @@
 //! `ao-adapters` — the ports through which `ao` touches the outside world.
 //!
-//! In this issue only two modules exist:
+//! Modules:
 //! * [`process`]: the **only** place in the workspace that starts child processes. Every run is
 //!   an argv vector (no shell), has a timeout, captures at most 1 MiB of stdout and of stderr,
 //!   and kills the child when the future is dropped (adapters.md §1).
 //! * [`git`]: the read-only git queries project registration needs (`rev-parse
 //!   --show-toplevel`, the origin URL, default-branch discovery, `git --version`).
+//! * [`runtime`]: the `Runtime` port and its tmux implementation (adapters.md §2); nothing
+//!   calls it yet.
+//! * [`workspace`]: the `Workspace` port and its git-worktree implementation (adapters.md §4);
+//!   nothing calls it yet.
 //!
-//! Later issues add the `Runtime` (tmux, zellij), `Workspace` (git worktree), `Agent` and `Scm`
-//! ports as traits next to these modules, each built on [`process`]; nothing here depends on
-//! actors or the store, so they can be added without touching the callers of this API.
+//! Later issues add zellij, the `Agent` and `Scm` ports as traits next to these modules, each
+//! built on [`process`]; nothing here depends on actors or the store, so they can be added
+//! without touching the callers of this API.
 //!
 //! Invariants:
 //! * No function here panics on input or on the output of a child process.
@@ -18,6 +22,13 @@
 
 pub mod git;
 pub mod process;
+pub mod runtime;
+pub mod workspace;
 
 pub use git::GitError;
 pub use process::{Cmd, Output, ProcessError};
+pub use runtime::{
+    AttachSpec, CreateSpec, LaunchSpec, Probe, ProbeTarget, Runtime, RuntimeError, TaggedSession,
+    Tmux,
+};
+pub use workspace::{CreateRequest, Created, GitWorktree, Workspace, WorkspaceError, WorktreeRoot};

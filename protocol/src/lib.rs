@@ -18,7 +18,9 @@ pub mod dto;
 pub mod enums;
 pub mod env;
 pub mod error;
+pub mod hooks;
 pub mod ids;
+pub mod limits;
 pub mod time;
 
 pub use config::{AgentConfig, ConfigError, ProjectConfig, RoleConfig};

@@ -1,0 +1,380 @@
+//! The git-worktree implementation of [`Workspace`] (adapters.md §4.2, §4.4, §4.5).
+//!
+//! Every git call is `git -C <repo> …` (or `-C <worktree>` for `status`) through
+//! [`crate::git::git_cmd`] (`GIT_TERMINAL_PROMPT=0`, `LC_ALL=C`, 30 s); `worktree add` gets
+//! 120 s and `status` also `GIT_OPTIONAL_LOCKS=0`.
+//!
+//! Invariants:
+//! * Every operation first checks its path against the [`WorktreeRoot`].
+//! * Fetches are best-effort (only with an origin; failures are logged), so offline use works.
+//! * `worktree remove` is never forced; a dirty worktree is reported and kept.
+//! * A registration whose directory vanished (`prunable`) and that stands in the way (same
+//!   path, or holding the branch) is pruned with `git worktree prune` before deciding, so a
+//!   deleted worktree directory can be re-added.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{CreateRequest, Created, Workspace, WorkspaceError, WorktreeRoot};
+use crate::git::git_cmd;
+use crate::process::{self, Cmd};
+use crate::runtime::BoxFuture;
+
+/// The timeout of `git worktree add` (adapters.md §1).
+pub const WORKTREE_ADD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Session worktrees made with `git worktree`, all inside one [`WorktreeRoot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitWorktree {
+    root: WorktreeRoot,
+}
+
+/// One entry of `git worktree list --porcelain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    path: PathBuf,
+    /// The full ref checked out (`refs/heads/x`); `None` when detached or bare.
+    branch: Option<String>,
+    /// git says the directory is gone.
+    prunable: bool,
+}
+
+fn git(repo: &Path) -> Cmd {
+    git_cmd().arg("-C").arg(repo)
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> WorkspaceError {
+    WorkspaceError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+impl GitWorktree {
+    pub fn new(root: WorktreeRoot) -> Self {
+        Self { root }
+    }
+
+    /// The implementation rooted at `<data_dir>/worktrees` (created if missing).
+    pub fn open(data_dir: &Path) -> Result<Self, WorkspaceError> {
+        Ok(Self::new(WorktreeRoot::open(data_dir)?))
+    }
+
+    pub fn root(&self) -> &WorktreeRoot {
+        &self.root
+    }
+
+    /// adapters.md §4.2 steps 1–6.
+    pub async fn create(&self, req: &CreateRequest) -> Result<Created, WorkspaceError> {
+        self.root.check(&req.path)?;
+        require_repo(&req.repo)?;
+        check_branch(&req.repo, &req.branch).await?;
+        fetch(req).await;
+        let list = worktrees_for(req).await?;
+        if is_registered(&list, &req.path) {
+            return Ok(Created {
+                path: req.path.clone(),
+                reused: true,
+            });
+        }
+        add(req, &list).await
+    }
+
+    /// adapters.md §4.5: reuse a registered worktree, refuse an occupied path, else Create
+    /// steps 1, 2 and 4–6.
+    pub async fn restore(&self, req: &CreateRequest) -> Result<Created, WorkspaceError> {
+        self.root.check(&req.path)?;
+        require_repo(&req.repo)?;
+        let list = worktrees_for(req).await?;
+        if is_registered(&list, &req.path) {
+            return Ok(Created {
+                path: req.path.clone(),
+                reused: true,
+            });
+        }
+        if is_occupied(&req.path)? {
+            return Err(WorkspaceError::PathOccupied {
+                path: req.path.clone(),
+            });
+        }
+        check_branch(&req.repo, &req.branch).await?;
+        fetch(req).await;
+        add(req, &list).await
+    }
+
+    /// Safe destroy (adapters.md §4.4).
+    pub async fn destroy(&self, repo: &Path, path: &Path) -> Result<(), WorkspaceError> {
+        self.root.check(path)?;
+        require_repo(repo)?;
+        let remove =
+            process::run_unchecked(&git(repo).args(["worktree", "remove"]).arg(path)).await?;
+        if let Err(e) = process::run(&git(repo).args(["worktree", "prune"])).await {
+            tracing::warn!(repo = %repo.display(), error = %e, "git worktree prune failed");
+        }
+        let list = list_worktrees(repo).await?;
+        if is_registered(&list, path) {
+            return Err(match is_dirty_at(path).await {
+                Ok(true) => WorkspaceError::Dirty {
+                    path: path.to_path_buf(),
+                },
+                Ok(false) => WorkspaceError::NotRemoved {
+                    path: path.to_path_buf(),
+                    detail: non_empty(remove.stderr.trim(), "still registered after removal"),
+                },
+                Err(e) => WorkspaceError::NotRemoved {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                },
+            });
+        }
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(path, &e)),
+            Ok(meta) if meta.is_dir() => {
+                std::fs::remove_dir_all(path).map_err(|e| io_error(path, &e))
+            }
+            Ok(_) => std::fs::remove_file(path).map_err(|e| io_error(path, &e)),
+        }
+    }
+
+    /// `git -C <path> status --porcelain` is non-empty.
+    pub async fn is_dirty(&self, path: &Path) -> Result<bool, WorkspaceError> {
+        self.root.check(path)?;
+        is_dirty_at(path).await
+    }
+}
+
+impl Workspace for GitWorktree {
+    fn root(&self) -> &WorktreeRoot {
+        &self.root
+    }
+
+    fn create<'a>(
+        &'a self,
+        req: &'a CreateRequest,
+    ) -> BoxFuture<'a, Result<Created, WorkspaceError>> {
+        Box::pin(GitWorktree::create(self, req))
+    }
+
+    fn restore<'a>(
+        &'a self,
+        req: &'a CreateRequest,
+    ) -> BoxFuture<'a, Result<Created, WorkspaceError>> {
+        Box::pin(GitWorktree::restore(self, req))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        repo: &'a Path,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<(), WorkspaceError>> {
+        Box::pin(GitWorktree::destroy(self, repo, path))
+    }
+
+    fn is_dirty<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<bool, WorkspaceError>> {
+        Box::pin(GitWorktree::is_dirty(self, path))
+    }
+}
+
+fn require_repo(repo: &Path) -> Result<(), WorkspaceError> {
+    if repo.is_dir() {
+        Ok(())
+    } else {
+        Err(WorkspaceError::RepoNotFound {
+            repo: repo.to_path_buf(),
+        })
+    }
+}
+
+fn non_empty(s: &str, fallback: &str) -> String {
+    if s.is_empty() { fallback } else { s }.to_string()
+}
+
+/// Step 1: `check-ref-format --branch <b>`; the name must also be its own expansion (no
+/// `@{-N}` shorthands).
+async fn check_branch(repo: &Path, branch: &str) -> Result<(), WorkspaceError> {
+    let invalid = || WorkspaceError::InvalidBranch {
+        branch: branch.to_string(),
+    };
+    if branch.is_empty() || branch.contains('\0') {
+        return Err(invalid());
+    }
+    let out =
+        process::run_unchecked(&git(repo).args(["check-ref-format", "--branch", branch])).await?;
+    if out.success() && out.stdout.trim_end_matches('\n') == branch {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Step 2: best-effort fetches, only with an origin.
+async fn fetch(req: &CreateRequest) {
+    if !req.has_origin {
+        return;
+    }
+    let mut refspecs = vec![req.default_branch.clone()];
+    if req.branch != req.default_branch && req.branch != req.session_default_branch {
+        refspecs.push(req.branch.clone());
+    }
+    if let Some(head) = &req.pr_head_ref {
+        refspecs.push(format!("refs/heads/{head}:refs/remotes/origin/{head}"));
+    }
+    for refspec in refspecs {
+        if refspec.is_empty() || refspec.starts_with('-') {
+            tracing::warn!(refspec, "not fetching an unusable refspec");
+            continue;
+        }
+        let cmd = git(&req.repo)
+            .args(["fetch", "--no-tags", "--quiet", "origin"])
+            .arg(&refspec);
+        if let Err(e) = process::run(&cmd).await {
+            tracing::warn!(repo = %req.repo.display(), refspec, error = %e, "fetch failed; continuing with local refs");
+        }
+    }
+}
+
+async fn list_worktrees(repo: &Path) -> Result<Vec<Entry>, WorkspaceError> {
+    let out = process::run(&git(repo).args(["worktree", "list", "--porcelain"])).await?;
+    Ok(parse_worktree_list(&out.stdout))
+}
+
+/// The worktree list, after pruning registrations whose directory is gone when they concern
+/// this request (its path, or its branch).
+async fn worktrees_for(req: &CreateRequest) -> Result<Vec<Entry>, WorkspaceError> {
+    let list = list_worktrees(&req.repo).await?;
+    let branch_ref = format!("refs/heads/{}", req.branch);
+    let stale = list.iter().any(|e| {
+        e.prunable && (same_path(&e.path, &req.path) || e.branch.as_deref() == Some(&branch_ref))
+    });
+    if !stale {
+        return Ok(list);
+    }
+    process::run(&git(&req.repo).args(["worktree", "prune"])).await?;
+    list_worktrees(&req.repo).await
+}
+
+fn parse_worktree_list(stdout: &str) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut current: Option<Entry> = None;
+    for line in stdout.lines() {
+        if let Some(path) = line.strip_prefix("worktree ") {
+            entries.extend(current.take());
+            current = Some(Entry {
+                path: PathBuf::from(path),
+                branch: None,
+                prunable: false,
+            });
+        } else if let Some(entry) = current.as_mut() {
+            if let Some(branch) = line.strip_prefix("branch ") {
+                entry.branch = Some(branch.to_string());
+            } else if line == "prunable" || line.starts_with("prunable ") {
+                entry.prunable = true;
+            }
+        }
+    }
+    entries.extend(current);
+    entries
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn is_registered(list: &[Entry], path: &Path) -> bool {
+    list.iter().any(|e| same_path(&e.path, path))
+}
+
+/// A non-directory, or a directory with at least one entry.
+fn is_occupied(path: &Path) -> Result<bool, WorkspaceError> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_error(path, &e)),
+        Ok(meta) if !meta.is_dir() => Ok(true),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(path).map_err(|e| io_error(path, &e))?;
+            Ok(entries.next().is_some())
+        }
+    }
+}
+
+async fn verifies(repo: &Path, rev: &str) -> Result<bool, WorkspaceError> {
+    if rev.is_empty() || rev.starts_with('-') {
+        return Ok(false);
+    }
+    let out =
+        process::run_unchecked(&git(repo).args(["rev-parse", "--verify", "--quiet", rev])).await?;
+    Ok(out.success())
+}
+
+/// Steps 4–6: refuse a branch checked out elsewhere, then add the worktree on the existing
+/// branch or on a new branch from the first base that verifies.
+async fn add(req: &CreateRequest, list: &[Entry]) -> Result<Created, WorkspaceError> {
+    let (repo, branch, path) = (&req.repo, &req.branch, &req.path);
+    let branch_ref = format!("refs/heads/{branch}");
+    if let Some(holder) = list
+        .iter()
+        .find(|e| e.branch.as_deref() == Some(&branch_ref) && !same_path(&e.path, path))
+    {
+        return Err(WorkspaceError::BranchCheckedOutElsewhere {
+            branch: branch.clone(),
+            worktree_path: holder.path.clone(),
+        });
+    }
+
+    let add = git(repo)
+        .args(["worktree", "add"])
+        .timeout(WORKTREE_ADD_TIMEOUT);
+    let cmd = if verifies(repo, &branch_ref).await? {
+        add.arg(path).arg(branch)
+    } else {
+        let Some(base) = base_for(req).await? else {
+            return Err(WorkspaceError::BranchNotFetched {
+                branch: branch.clone(),
+            });
+        };
+        add.arg("-b").arg(branch).arg(path).arg(base)
+    };
+    process::run(&cmd).await?;
+    Ok(Created {
+        path: path.clone(),
+        reused: false,
+    })
+}
+
+/// Step 6: the first base that verifies.
+async fn base_for(req: &CreateRequest) -> Result<Option<String>, WorkspaceError> {
+    let (b, d) = (&req.branch, &req.default_branch);
+    let mut candidates = vec![format!("refs/remotes/origin/{b}")];
+    if d.contains('/') {
+        candidates.push(d.clone());
+    } else {
+        candidates.push(format!("refs/remotes/origin/{d}"));
+        candidates.push(format!("refs/heads/{d}"));
+    }
+    candidates.push(b.clone());
+    candidates.push(format!("refs/tags/{b}"));
+    for candidate in candidates {
+        if verifies(&req.repo, &candidate).await? {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
+async fn is_dirty_at(path: &Path) -> Result<bool, WorkspaceError> {
+    let cmd = git(path)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .args(["status", "--porcelain"]);
+    let out = process::run(&cmd).await?;
+    Ok(!out.stdout.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests;
