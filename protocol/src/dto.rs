@@ -28,6 +28,25 @@ pub mod routes {
     pub const PROJECT_CONFIG: &str = "/api/v1/projects/{projectId}/config";
     pub const EVENTS: &str = "/api/v1/events";
     pub const EVENTS_LOG: &str = "/api/v1/events/log";
+    pub const SESSIONS: &str = "/api/v1/sessions";
+    pub const SESSIONS_CLEANUP: &str = "/api/v1/sessions/cleanup";
+    pub const SESSION: &str = "/api/v1/sessions/{sessionId}";
+    pub const SESSION_KILL: &str = "/api/v1/sessions/{sessionId}/kill";
+    pub const SESSION_RESTORE: &str = "/api/v1/sessions/{sessionId}/restore";
+    pub const SESSION_ROLLBACK: &str = "/api/v1/sessions/{sessionId}/rollback";
+    pub const SESSION_SEND: &str = "/api/v1/sessions/{sessionId}/send";
+    pub const SESSION_ACTIVITY: &str = "/api/v1/sessions/{sessionId}/activity";
+    pub const SESSION_ATTACH: &str = "/api/v1/sessions/{sessionId}/attach";
+    pub const ORCHESTRATORS: &str = "/api/v1/orchestrators";
+    pub const ORCHESTRATOR: &str = "/api/v1/orchestrators/{sessionId}";
+
+    /// `path` with its single `{…}` parameter replaced by `value`.
+    pub fn with_param(path: &str, value: &str) -> String {
+        match (path.find('{'), path.find('}')) {
+            (Some(a), Some(b)) if a < b => format!("{}{value}{}", &path[..a], &path[b + 1..]),
+            _ => path.to_string(),
+        }
+    }
 }
 
 /// `GET /healthz`.
@@ -400,5 +419,240 @@ mod tests {
             data_dir: String::new(),
         };
         assert!(!format!("{r:?}").contains("secret"));
+    }
+}
+
+/// `claimPr` of a spawn request (scm.md §11; honoured by the SCM milestone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimPrRequest {
+    #[serde(default)]
+    pub pr: Option<String>,
+    #[serde(default)]
+    pub allow_takeover: Option<bool>,
+}
+
+/// `POST /api/v1/sessions` (http-api.md §7.2). Enumerated fields are strings so that a bad word
+/// gets its own error code (`INVALID_KIND`, `UNKNOWN_HARNESS`) rather than `INVALID_JSON`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SpawnRequest {
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// `worker` (default) or `orchestrator`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub harness: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub issue_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub claim_pr: Option<ClaimPrRequest>,
+}
+
+/// `201` of `POST /api/v1/sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SpawnResponse {
+    pub session: Session,
+    /// The claim result when `claimPr` was given, else null.
+    #[schema(value_type = Option<Object>)]
+    pub claim: Option<Value>,
+}
+
+/// `POST /api/v1/orchestrators`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrchestratorRequest {
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub clean: Option<bool>,
+    #[serde(default)]
+    pub harness: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+}
+
+/// `PATCH /api/v1/sessions/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameRequest {
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `200` of a rename.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RenameResponse {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub display_name: String,
+}
+
+/// `200` of `POST /sessions/{id}/kill`; `freed:false` means the dirty workspace was kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KillResponse {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub freed: bool,
+}
+
+/// `200` of `POST /sessions/{id}/restore`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreResponse {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub session: Session,
+}
+
+/// `200` of `POST /sessions/{id}/rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackResponse {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub deleted: bool,
+    pub killed: bool,
+}
+
+/// `200` of `POST /sessions/cleanup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupResponse {
+    pub ok: bool,
+    #[schema(value_type = Vec<String>)]
+    pub cleaned: Vec<SessionId>,
+    pub skipped: Vec<SkippedSession>,
+}
+
+/// `POST /sessions/{id}/send`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendRequest {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub when_idle: Option<bool>,
+}
+
+/// How a sent message was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    Sent,
+    Queued,
+}
+
+/// `200` of a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendResponse {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    /// The sanitised message.
+    pub message: String,
+    pub delivery: Delivery,
+}
+
+/// `POST /sessions/{id}/activity` (the hook callback, http-api.md §7.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivityRequest {
+    /// An `ActivityState` word (a string so a bad word is `INVALID_ACTIVITY_STATE`).
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub agent_session_id: Option<String>,
+    #[serde(default)]
+    pub event: Option<String>,
+}
+
+/// `200` of an activity callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityResponse {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub state: ActivityState,
+    pub changed: bool,
+}
+
+/// `GET /sessions/{id}/attach`: the argv the CLI execs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachResponse {
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub runtime: RuntimeKind,
+    pub argv: Vec<String>,
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// `ao session ls --json`: the API list plus the count of hidden terminated sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionListing {
+    pub sessions: Vec<Session>,
+    pub hidden_terminated_count: u64,
+}
+
+#[cfg(test)]
+mod session_dto_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn spawn_request_is_strict_and_camel_case() {
+        let r: SpawnRequest = serde_json::from_value(json!({"projectId": "p", "kind": "worker",
+            "harness": "claude-code", "issueId": "I-1", "displayName": "x", "claimPr": {"pr": "1"}}))
+            .expect("valid");
+        assert_eq!(r.issue_id.as_deref(), Some("I-1"));
+        assert!(
+            serde_json::from_value::<SpawnRequest>(json!({"projectId": "p", "agent": "x"}))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<SendRequest>(
+                json!({"message": "m", "whenIdle": true, "x": 1})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn delivery_words() {
+        assert_eq!(
+            serde_json::to_value(Delivery::Queued).expect("serialises"),
+            json!("queued")
+        );
+    }
+
+    #[test]
+    fn route_params() {
+        assert_eq!(
+            routes::with_param(routes::SESSION_KILL, "p-1"),
+            "/api/v1/sessions/p-1/kill"
+        );
+        assert_eq!(
+            routes::with_param(routes::SESSIONS, "x"),
+            "/api/v1/sessions"
+        );
     }
 }
