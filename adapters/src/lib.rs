@@ -10,8 +10,11 @@
 //!   calls it yet.
 //! * [`workspace`]: the `Workspace` port and its git-worktree implementation (adapters.md §4);
 //!   nothing calls it yet.
+//! * [`agent`]: the `Agent` port and the claude-code, codex, opencode and command adapters
+//!   (adapters.md §5–7): launch/restore argv, hook installation, Claude's pre-launch trust
+//!   entry, binary resolution.
 //!
-//! Later issues add zellij, the `Agent` and `Scm` ports as traits next to these modules, each
+//! Later issues add zellij, the remaining agents and the `Scm` port next to these modules, each
 //! built on [`process`]; nothing here depends on actors or the store, so they can be added
 //! without touching the callers of this API.
 //!
@@ -20,11 +23,15 @@
 //! * Errors carry the program, argv, exit status and the last 4 KiB of stderr; a missing
 //!   program is reported as [`process::ProcessError::NotInstalled`].
 
+pub mod agent;
 pub mod git;
 pub mod process;
 pub mod runtime;
 pub mod workspace;
 
+pub use agent::{
+    Agent, AgentContext, AgentError, BinaryResolver, PromptDelivery, agent_for, claude_session_uuid,
+};
 pub use git::GitError;
 pub use process::{Cmd, Output, ProcessError};
 pub use runtime::{
