@@ -4,7 +4,7 @@
 //! which ractor reports to the actor's supervisor as `ActorFailed`, exactly like a real bug.
 //! The daemon's and the e2e tests use it to check restarts, escalation and `Unavailable`.
 
-use ao_protocol::ProjectId;
+use ao_protocol::{ProjectId, SessionId};
 
 use crate::cdc::CdcMsg;
 use crate::error::CommandError;
@@ -12,6 +12,7 @@ use crate::projects::{ProjectMsg, ProjectSupMsg};
 use crate::reaper::ReaperMsg;
 use crate::reducer::ReducerMsg;
 use crate::root::RootMsg;
+use crate::sessions::actor::SessionMsg;
 use crate::tree::ActorTree;
 
 /// An actor of the tree that can be made to panic.
@@ -25,6 +26,8 @@ pub enum FaultTarget {
     ProjectSupervisor,
     /// The ProjectActor of this project.
     Project(ProjectId),
+    /// The SessionActor of this session.
+    Session(SessionId),
 }
 
 impl ActorTree {
@@ -52,6 +55,11 @@ impl ActorTree {
                 .get(id)
                 .map(|a| a.value().clone())
                 .is_some_and(|a| a.cast(ProjectMsg::Fault).is_ok()),
+            FaultTarget::Session(id) => reg
+                .sessions
+                .get(id)
+                .map(|a| a.value().clone())
+                .is_some_and(|a| a.cast(SessionMsg::Fault).is_ok()),
         };
         if sent {
             Ok(())

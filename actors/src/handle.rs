@@ -1,6 +1,7 @@
 //! [`ProjectsHandle`]: the typed entry point for project commands (http-api.md §6).
 //!
-//! Each method makes exactly one call to the ProjectSupervisor, bounded by a timeout:
+//! Each method makes exactly one call to the ProjectSupervisor, bounded by a timeout (session
+//! commands have their own handle, [`crate::SessionsHandle`]):
 //! `add_project` and `remove_project` are long commands (10 min, http-api.md §12),
 //! `set_config` is short (5 s). A supervisor that is restarting or gone gives
 //! [`CommandError::Unavailable`] at once; an expired timeout gives [`CommandError::Timeout`]
@@ -113,7 +114,9 @@ impl ProjectsHandle {
         .await
     }
 
-    /// Archives a live project and stops its actor.
+    /// Removes a live project (http-api.md §6): kills every live session (reason
+    /// `project_removed`), runs cleanup for the project, archives it and stops its actor. Dirty
+    /// worktrees are kept and reported in `skipped` (`workspace has uncommitted changes`).
     ///
     /// Errors: `PROJECT_NOT_FOUND` (absent or already archived).
     pub async fn remove_project(&self, id: ProjectId) -> Result<RemoveOutcome, CommandError> {

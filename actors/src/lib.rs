@@ -3,12 +3,14 @@
 //! ```text
 //! Root ── LifecycleReducer   the only writer of SQLite; casts Wake to the CdcPoller
 //!      ├─ CdcPoller          tails change_log into the EventsHub broadcast (1024)
-//!      ├─ Reaper             hourly change_log prune (session probing comes later)
+//!      ├─ Reaper             every 5 s one batch runtime probe per kind; hourly prune
 //!      └─ ProjectSupervisor ── ProjectActor (one per live project)
+//!                                 └─ SessionActor (one per live session; outbox, lifecycle)
 //! ```
 //!
 //! Entry points: [`spawn_tree`] returns an [`ActorTree`] with the typed [`ProjectsHandle`]
-//! (project commands, each a single call with a timeout) and the [`EventsHub`] (live events).
+//! (project commands), the typed [`SessionsHandle`] (session commands; [`sessions`]), each a
+//! single call with a timeout, and the [`EventsHub`] (live events).
 //! [`status::derive`] is the pure display-status function of sessions.md §15.
 //!
 //! Invariants:
@@ -36,18 +38,20 @@ mod reducer;
 mod register;
 mod registry;
 mod root;
+pub mod sessions;
 pub mod status;
 pub mod supervision;
 mod tree;
 
-pub use config::{ActorsConfig, CallTimeouts};
+pub use config::{ActorsConfig, CallTimeouts, SessionTimings};
 pub use error::{ActorsError, CommandError};
 pub use events::EventsHub;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use fault::FaultTarget;
 pub use handle::{AddProject, ConfigChange, ProjectsHandle, RemoveOutcome};
+pub use sessions::{ActivityReply, CleanupOutcome, RollbackOutcome, SessionsHandle, SpawnCommand};
 pub use supervision::SupervisionConfig;
-pub use tree::{ActorTree, spawn_tree};
+pub use tree::{ActorTree, ReconcileReport, spawn_tree};
 
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,9 @@
 //! * `Added(row, reply)` (internal): the row is durable; start its ProjectActor, then reply.
 //! * `SetConfig(id, change, reply)`: forwarded (with the reply port) to the project's actor.
 //!   Unknown id → `PROJECT_NOT_FOUND`; an actor waiting for its restart → `Unavailable`.
-//! * `Remove(id, reply)`: a tracked task asks the reducer to `archive_project`, then casts
-//!   `Archived` back. (Killing the project's sessions first arrives with sessions.)
+//! * `Remove(id, reply)`: a tracked task kills every live session of the project (reason
+//!   `project_removed`), runs cleanup for the project, asks the reducer to `archive_project`,
+//!   then casts `Archived` back (http-api.md §6 delete semantics).
 //! * `Archived(id, reply)` (internal): stop supervising the project, stop its actor, reply.
 //! * `Restart(id)` (internal, sent with `send_after`): restart a failed ProjectActor.
 //! * `Fault` (tests / `fault-injection` only): panics inside the handler.
@@ -22,17 +23,29 @@
 //! * `SetConfig(change, reply)`: re-reads the row, merges (RFC 7386) or replaces, validates
 //!   (`INVALID_PROJECT_CONFIG` with `details.field`) and asks the reducer to store it. Changes of
 //!   one project are serialised by this mailbox, so concurrent patches never lose an update.
+//! * `Spawn(cmd, reply)`: spawn validation (http-api.md §7.2 steps 5–9), `insert_seed`, then a
+//!   SessionActor is started and runs the rest of sessions.md §3; it replies itself.
+//! * `Session(id, cmd, reply)`: a per-session command for a session without an actor in the
+//!   registry: starts one (a temporary one for a terminated session) and forwards the command.
+//!   A session actor waiting for its restart → `Unavailable`; an unknown session →
+//!   `SESSION_NOT_FOUND`.
+//! * `EnsureSession(id)` (from the Reaper): start an actor for a live session that has none.
+//! * `RestartSession(id)` (internal, sent with `send_after`): restart a failed SessionActor.
 //! * `Fault` (tests / `fault-injection` only); `Stall` (unit tests only: a busy mailbox).
 //!
-//! Its state (the row) is reloaded in `pre_start`. Later issues add its SessionActors here.
+//! Its state (the row) is reloaded in `pre_start`, which also starts a SessionActor for every
+//! live session of the project. SessionActors are transient children: a clean stop (the
+//! session ended) is final; a failure is restarted within the budget; past the budget the
+//! ProjectActor stops restarting it and logs an error, and the next command or Reaper tick
+//! starts a fresh actor with a fresh budget.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ao_protocol::config::merge_patch;
-use ao_protocol::{ErrorCode, ProjectId};
-use ao_store::{ProjectRow, ReadPool};
+use ao_protocol::{ErrorCode, ProjectId, SessionId, TerminatedReason};
+use ao_store::{NewSeed, ProjectRow, ReadPool, SessionFilter};
 use ractor::SupervisionEvent;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
 use tokio::task::JoinSet;
@@ -44,6 +57,9 @@ use crate::handle::{AddProject, ConfigChange, RemoveOutcome};
 use crate::reducer::ReducerHandle;
 use crate::register;
 use crate::registry::Registry;
+use crate::sessions::actor::{SessionActor, SessionArgs, SessionMsg};
+use crate::sessions::validate::validate_spawn;
+use crate::sessions::{CmdReply, SessionCmd, SessionServices, SessionsHandle, SpawnCommand};
 use crate::supervision::{ChildSet, RestartPolicy, SupervisionConfig, Verdict};
 
 /// A reply port carrying a command result.
@@ -63,7 +79,7 @@ pub(crate) enum ProjectSupMsg {
     /// Internal: an `Add` task inserted the row.
     Added(ProjectRow, Reply<ProjectRow>),
     /// Internal: a `Remove` task archived the project.
-    Archived(ProjectId, Reply<RemoveOutcome>),
+    Archived(ProjectId, RemoveOutcome, Reply<RemoveOutcome>),
     /// Internal: restart this project's actor.
     Restart(ProjectId),
     /// Panic inside the handler (fault injection).
@@ -79,6 +95,7 @@ pub(crate) struct ProjectCtx {
     pub(crate) registry: Arc<Registry>,
     pub(crate) timeouts: CallTimeouts,
     pub(crate) supervision: SupervisionConfig,
+    pub(crate) svc: Arc<SessionServices>,
 }
 
 pub(crate) struct ProjectSupervisor;
@@ -285,13 +302,16 @@ impl Actor for ProjectSupervisor {
                 let ctx = state.ctx.clone();
                 let me = myself.clone();
                 state.tasks.spawn(async move {
-                    let archived = archive_task(&ctx, id.clone()).await;
+                    let archived = remove_task(&ctx, id.clone()).await;
                     match archived {
-                        Ok(()) => {
-                            if let Err(MessagingErr::SendErr(ProjectSupMsg::Archived(_, reply))) =
-                                me.cast(ProjectSupMsg::Archived(id, reply))
+                        Ok(outcome) => {
+                            if let Err(MessagingErr::SendErr(ProjectSupMsg::Archived(
+                                _,
+                                _,
+                                reply,
+                            ))) = me.cast(ProjectSupMsg::Archived(id, outcome.clone(), reply))
                             {
-                                let _ = reply.send(Ok(RemoveOutcome::default()));
+                                let _ = reply.send(Ok(outcome));
                             }
                         }
                         Err(e) => {
@@ -300,12 +320,12 @@ impl Actor for ProjectSupervisor {
                     }
                 });
             }
-            ProjectSupMsg::Archived(id, reply) => {
+            ProjectSupMsg::Archived(id, outcome, reply) => {
                 state.children.forget(&id);
                 if let Some(actor) = state.forget_actor(&id) {
                     actor.stop(Some("project archived".to_string()));
                 }
-                let _ = reply.send(Ok(RemoveOutcome::default()));
+                let _ = reply.send(Ok(outcome));
             }
             ProjectSupMsg::Restart(id) => {
                 if state.children.contains(&id) && !state.children.is_running(&id) {
@@ -351,7 +371,56 @@ async fn add_task(ctx: &ProjectCtx, req: AddProject) -> Result<ProjectRow, Comma
         .map_err(|e| CommandError::from_project_store(e, &id))
 }
 
-/// The body of a `Remove`: one reducer write.
+/// The body of a `Remove`: kill every live session, clean up, archive (http-api.md §6).
+async fn remove_task(ctx: &ProjectCtx, id: ProjectId) -> Result<RemoveOutcome, CommandError> {
+    let svc = &ctx.svc;
+    if svc
+        .project(&id)
+        .await?
+        .is_none_or(|p| p.archived_at.is_some())
+    {
+        return Err(not_found(&id));
+    }
+    let sessions = SessionsHandle::new(Arc::clone(svc));
+    let live = svc
+        .sessions(SessionFilter {
+            project: Some(id.clone()),
+            kind: None,
+            active: Some(true),
+        })
+        .await?;
+    let mut outcome = RemoveOutcome::default();
+    for row in live {
+        match sessions
+            .kill_with(row.id.clone(), TerminatedReason::ProjectRemoved)
+            .await
+        {
+            Ok(_) => outcome.killed.push(row.id),
+            Err(e) if e.code() == ErrorCode::SessionNotFound => {}
+            Err(e) => {
+                tracing::warn!(session = %row.id, error = %e, "project removal: kill failed");
+                outcome.skipped.push(ao_protocol::SkippedSession {
+                    session_id: row.id,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    let cleaned = sessions.cleanup(Some(id.clone())).await?;
+    for skipped in cleaned.skipped {
+        if !outcome
+            .skipped
+            .iter()
+            .any(|s| s.session_id == skipped.session_id)
+        {
+            outcome.skipped.push(skipped);
+        }
+    }
+    archive_task(ctx, id).await?;
+    Ok(outcome)
+}
+
+/// One reducer write: `archive_project`.
 async fn archive_task(ctx: &ProjectCtx, id: ProjectId) -> Result<(), CommandError> {
     let key = id.to_string();
     ctx.reducer
@@ -369,6 +438,14 @@ async fn archive_task(ctx: &ProjectCtx, id: ProjectId) -> Result<(), CommandErro
 pub(crate) enum ProjectMsg {
     /// Replace or patch the project's config.
     SetConfig(ConfigChange, Reply<ProjectRow>),
+    /// Validate and seed a new session, then start its actor (which replies).
+    Spawn(Box<SpawnCommand>, Reply<CmdReply>),
+    /// A command for a session that has no actor in the registry.
+    Session(SessionId, SessionCmd, Reply<CmdReply>),
+    /// The Reaper saw a live session without an actor.
+    EnsureSession(SessionId),
+    /// Internal: restart this session's actor.
+    RestartSession(SessionId),
     /// Panic inside the handler (fault injection).
     #[cfg(any(test, feature = "fault-injection"))]
     Fault,
@@ -387,6 +464,228 @@ pub(crate) struct ProjectArgs {
 pub(crate) struct ProjectState {
     row: ProjectRow,
     ctx: ProjectCtx,
+    /// Supervision of the SessionActors.
+    children: ChildSet<SessionId>,
+    /// The running SessionActors (also in the registry).
+    sessions: HashMap<SessionId, ActorRef<SessionMsg>>,
+}
+
+impl ProjectState {
+    fn forget_session(&mut self, id: &SessionId, ended: Option<ActorId>) {
+        let Some(actor) = self.sessions.get(id) else {
+            return;
+        };
+        if ended.is_some_and(|e| e != actor.get_id()) {
+            return;
+        }
+        let actor_id = actor.get_id();
+        self.sessions.remove(id);
+        self.ctx
+            .registry
+            .sessions
+            .remove_if(id, |_, r| r.get_id() == actor_id);
+    }
+}
+
+/// Starts (and records) the SessionActor of `id`. A start failure counts against its budget.
+async fn start_session(
+    myself: &ActorRef<ProjectMsg>,
+    state: &mut ProjectState,
+    id: &SessionId,
+) -> Result<ActorRef<SessionMsg>, CommandError> {
+    let args = SessionArgs {
+        id: id.clone(),
+        svc: Arc::clone(&state.ctx.svc),
+    };
+    match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
+        Ok((actor, _join)) => {
+            state
+                .children
+                .started(id.clone(), RestartPolicy::Transient, actor.get_id());
+            state.sessions.insert(id.clone(), actor.clone());
+            state
+                .ctx
+                .registry
+                .sessions
+                .insert(id.clone(), actor.clone());
+            Ok(actor)
+        }
+        Err(e) => {
+            tracing::warn!(session = %id, error = %e, "session actor failed to start");
+            let now = Instant::now();
+            let reason = e.to_string();
+            let verdict = if state.children.contains(id) {
+                state.children.on_spawn_failed(id, &reason, now)
+            } else {
+                Some(state.children.on_first_spawn_failed(
+                    id.clone(),
+                    RestartPolicy::Transient,
+                    &reason,
+                    now,
+                ))
+            };
+            apply_session_verdict(myself, state, verdict, None);
+            Err(CommandError::unavailable(format!(
+                "the actor of session {id} cannot start ({reason}); retry shortly"
+            )))
+        }
+    }
+}
+
+/// Carries out a supervision verdict about a SessionActor. Past its budget, a session is no
+/// longer restarted (README §3.2); the next command or Reaper tick starts a fresh one.
+fn apply_session_verdict(
+    myself: &ActorRef<ProjectMsg>,
+    state: &mut ProjectState,
+    verdict: Option<Verdict<SessionId>>,
+    ended: Option<ActorId>,
+) {
+    match verdict {
+        None => {}
+        Some(Verdict::Restart {
+            key,
+            attempt,
+            delay,
+        }) => {
+            state.forget_session(&key, ended);
+            tracing::warn!(session = %key, attempt, ?delay, "restarting session actor");
+            myself.send_after(delay, move || ProjectMsg::RestartSession(key));
+        }
+        Some(Verdict::Done { key }) => state.forget_session(&key, ended),
+        Some(Verdict::Escalate { key, reason }) => {
+            state.forget_session(&key, ended);
+            state.children.forget(&key);
+            tracing::error!(session = %key, %reason, "session actor exceeded its restart budget; not restarting it");
+        }
+    }
+}
+
+/// Finds or starts the actor of `id` and hands it `cmd` (when given).
+async fn route_session(
+    myself: &ActorRef<ProjectMsg>,
+    state: &mut ProjectState,
+    id: SessionId,
+    cmd: Option<(SessionCmd, Reply<CmdReply>)>,
+) {
+    let reject = |cmd: Option<(SessionCmd, Reply<CmdReply>)>, e: CommandError| {
+        if let Some((_, reply)) = cmd {
+            let _ = reply.send(Err(e));
+        }
+    };
+    if id.project_id() != state.row.id {
+        return reject(
+            cmd,
+            CommandError::Internal(format!("session {id} is not of project {}", state.row.id)),
+        );
+    }
+    let mut cmd = cmd;
+    if let Some(actor) = state.ctx.registry.sessions.get(&id).map(|r| r.clone()) {
+        let Some((c, reply)) = cmd else {
+            return;
+        };
+        if let Err(MessagingErr::SendErr(SessionMsg::Command(c, reply))) =
+            actor.cast(SessionMsg::Command(c, reply))
+        {
+            // It ended meanwhile: start a fresh one below.
+            state.forget_session(&id, Some(actor.get_id()));
+            cmd = Some((c, reply));
+        } else {
+            return;
+        }
+    }
+    if state.children.contains(&id) && !state.children.is_running(&id) {
+        return reject(
+            cmd,
+            CommandError::unavailable(format!(
+                "the actor of session {id} is restarting; retry shortly"
+            )),
+        );
+    }
+    let row = match state.ctx.svc.session(&id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return reject(
+                cmd,
+                CommandError::rejected(
+                    ErrorCode::SessionNotFound,
+                    format!("session {id} not found"),
+                ),
+            );
+        }
+        Err(e) => return reject(cmd, e),
+    };
+    if row.is_terminated && cmd.is_none() {
+        return;
+    }
+    match start_session(myself, state, &id).await {
+        Ok(actor) => match cmd {
+            Some((c, reply)) => {
+                if let Err(MessagingErr::SendErr(SessionMsg::Command(_, reply))) =
+                    actor.cast(SessionMsg::Command(c, reply))
+                {
+                    let _ = reply.send(Err(CommandError::unavailable(format!(
+                        "the actor of session {id} stopped; retry shortly"
+                    ))));
+                }
+            }
+            None => {
+                let _ = actor.cast(SessionMsg::CheckStop);
+            }
+        },
+        Err(e) => reject(cmd, e),
+    }
+}
+
+/// `Spawn`: validation, seed, actor.
+async fn spawn_session(
+    myself: &ActorRef<ProjectMsg>,
+    state: &mut ProjectState,
+    cmd: SpawnCommand,
+    reply: Reply<CmdReply>,
+) {
+    let svc = Arc::clone(&state.ctx.svc);
+    let plan = match validate_spawn(&svc, &state.row, cmd).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            return;
+        }
+    };
+    let seed = NewSeed {
+        project_id: state.row.id.clone(),
+        kind: plan.kind,
+        harness: plan.harness,
+        issue_id: plan.issue_id.clone(),
+        display_name: plan.display_name.clone(),
+        runtime: plan.runtime,
+        prompt: plan.prompt.clone().unwrap_or_default(),
+        launch_command: plan.command.clone().unwrap_or_default(),
+    };
+    let row = match svc.reducer.insert_seed(seed, svc.timeouts.short).await {
+        Ok(row) => row,
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            return;
+        }
+    };
+    match start_session(myself, state, &row.id).await {
+        Ok(actor) => {
+            if let Err(MessagingErr::SendErr(SessionMsg::Spawn(_, reply))) =
+                actor.cast(SessionMsg::Spawn(Box::new(plan), reply))
+            {
+                let _ = svc.reducer.delete_seed(&row.id, svc.timeouts.short).await;
+                let _ = reply.send(Err(CommandError::unavailable(
+                    "the session actor stopped before the spawn; retry",
+                )));
+            }
+        }
+        Err(e) => {
+            if let Err(d) = svc.reducer.delete_seed(&row.id, svc.timeouts.short).await {
+                tracing::error!(session = %row.id, error = %d, "cannot delete the seed of a spawn that did not start");
+            }
+            let _ = reply.send(Err(e));
+        }
+    }
 }
 
 impl Actor for ProjectActor {
@@ -396,7 +695,7 @@ impl Actor for ProjectActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<ProjectMsg>,
+        myself: ActorRef<ProjectMsg>,
         args: ProjectArgs,
     ) -> Result<ProjectState, ActorProcessingErr> {
         let reader = args.ctx.reader.clone();
@@ -405,12 +704,56 @@ impl Actor for ProjectActor {
             .await??
             .filter(|r| r.archived_at.is_none())
             .ok_or_else(|| format!("project {} is not registered", args.id))?;
-        Ok(ProjectState { row, ctx: args.ctx })
+        // A previous instance's session actors died with it.
+        let project = row.id.clone();
+        args.ctx
+            .registry
+            .sessions
+            .retain(|sid, _| sid.project_id() != project);
+        let live = args
+            .ctx
+            .svc
+            .sessions(SessionFilter {
+                project: Some(project),
+                kind: None,
+                active: Some(true),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut state = ProjectState {
+            row,
+            children: ChildSet::new(args.ctx.supervision),
+            ctx: args.ctx,
+            sessions: HashMap::new(),
+        };
+        for session in live {
+            if let Err(e) = start_session(&myself, &mut state, &session.id).await {
+                tracing::warn!(session = %session.id, error = %e, "session actor not started");
+            }
+        }
+        Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<ProjectMsg>,
+        state: &mut ProjectState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself.stop_children_and_wait(None, Some(STOP_WAIT)).await;
+        for (id, actor) in state.sessions.drain() {
+            let actor_id = actor.get_id();
+            state
+                .ctx
+                .registry
+                .sessions
+                .remove_if(&id, |_, r| r.get_id() == actor_id);
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<ProjectMsg>,
+        myself: ActorRef<ProjectMsg>,
         msg: ProjectMsg,
         state: &mut ProjectState,
     ) -> Result<(), ActorProcessingErr> {
@@ -419,11 +762,48 @@ impl Actor for ProjectActor {
                 let result = set_config(state, change).await;
                 let _ = reply.send(result);
             }
+            ProjectMsg::Spawn(cmd, reply) => spawn_session(&myself, state, *cmd, reply).await,
+            ProjectMsg::Session(id, cmd, reply) => {
+                route_session(&myself, state, id, Some((cmd, reply))).await;
+            }
+            ProjectMsg::EnsureSession(id) => route_session(&myself, state, id, None).await,
+            ProjectMsg::RestartSession(id) => {
+                if state.children.contains(&id) && !state.children.is_running(&id) {
+                    match state.ctx.svc.session(&id).await {
+                        Ok(Some(row)) if !row.is_terminated => {
+                            let _ = start_session(&myself, state, &id).await;
+                        }
+                        Ok(_) => {
+                            state.children.forget(&id);
+                        }
+                        Err(e) => {
+                            tracing::warn!(session = %id, error = %e, "cannot read a session to restart");
+                            let verdict =
+                                state
+                                    .children
+                                    .on_spawn_failed(&id, &e.to_string(), Instant::now());
+                            apply_session_verdict(&myself, state, verdict, None);
+                        }
+                    }
+                }
+            }
             #[cfg(any(test, feature = "fault-injection"))]
             ProjectMsg::Fault => panic!("injected fault in project actor {}", state.row.id),
             #[cfg(test)]
             ProjectMsg::Stall(d) => tokio::time::sleep(d).await,
         }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<ProjectMsg>,
+        event: SupervisionEvent,
+        state: &mut ProjectState,
+    ) -> Result<(), ActorProcessingErr> {
+        let ended = event.actor_id();
+        let verdict = state.children.on_event(&event, Instant::now());
+        apply_session_verdict(&myself, state, verdict, ended);
         Ok(())
     }
 }

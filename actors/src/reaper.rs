@@ -1,23 +1,38 @@
-//! The Reaper (sessions.md §14), in this issue a stub that only does retention.
+//! The Reaper (sessions.md §14): runtime probing and change-log retention.
 //!
 //! Messages ([`ReaperMsg`]):
-//! * `Prune`: sent every `prune_interval` (1 h) by `send_interval`; asks the LifecycleReducer to
-//!   run `prune_change_log` (data-model.md §7) in a tracked task, so the mailbox stays free for
-//!   the session probing a later issue adds here. A prune still running makes the tick a no-op.
+//! * `Probe`: sent every `reaper_tick` (5 s) by `send_interval`. A tracked task reads the live
+//!   sessions that have a runtime handle, runs **one** `probe_all` per runtime kind, and casts
+//!   each result to the session's SessionActor (`Observe`, stamped with the time the probe
+//!   started so an actor can ignore an observation older than its last operation). For a live
+//!   session without an actor it drops the result and casts `EnsureSession(id)` to the
+//!   session's ProjectActor. A probe still running makes the tick a no-op.
+//! * `Prune`: sent every `prune_interval` (1 h); asks the LifecycleReducer to run
+//!   `prune_change_log` (data-model.md §7) in a tracked task.
 //! * `Fault` (tests / `fault-injection` only): panics inside the handler.
 //!
-//! Stateless across restarts (README §3.2). The Reaper never writes SQLite itself.
+//! Stateless across restarts (README §3.2): the missing-streak counters live in the
+//! SessionActors. The Reaper never writes SQLite itself.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use ao_store::Writer;
+use ao_adapters::{Probe, ProbeTarget};
+use ao_protocol::RuntimeKind;
+use ao_store::{SessionFilter, SessionRow, Writer};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
 
+use crate::projects::ProjectMsg;
 use crate::reducer::ReducerHandle;
+use crate::sessions::SessionServices;
+use crate::sessions::actor::SessionMsg;
 
 /// Messages of the Reaper.
 pub(crate) enum ReaperMsg {
+    /// Time to probe the runtimes.
+    Probe,
     /// Time to prune `change_log`.
     Prune,
     /// Panic inside the handler (fault injection).
@@ -31,13 +46,20 @@ pub(crate) struct ReaperArgs {
     pub(crate) reducer: ReducerHandle,
     pub(crate) prune_interval: Duration,
     pub(crate) call_timeout: Duration,
+    pub(crate) svc: Arc<SessionServices>,
 }
 
 pub(crate) struct ReaperState {
     reducer: ReducerHandle,
     call_timeout: Duration,
-    ticker: JoinHandle<()>,
+    svc: Arc<SessionServices>,
+    tickers: Vec<JoinHandle<()>>,
     pruning: Option<JoinHandle<()>>,
+    probing: Option<JoinHandle<()>>,
+}
+
+fn running(task: Option<&JoinHandle<()>>) -> bool {
+    task.is_some_and(|t| !t.is_finished())
 }
 
 impl Actor for Reaper {
@@ -50,12 +72,17 @@ impl Actor for Reaper {
         myself: ActorRef<ReaperMsg>,
         args: ReaperArgs,
     ) -> Result<ReaperState, ActorProcessingErr> {
-        let ticker = myself.send_interval(args.prune_interval, || ReaperMsg::Prune);
+        let tickers = vec![
+            myself.send_interval(args.prune_interval, || ReaperMsg::Prune),
+            myself.send_interval(args.svc.timings.reaper_tick, || ReaperMsg::Probe),
+        ];
         Ok(ReaperState {
             reducer: args.reducer,
             call_timeout: args.call_timeout,
-            ticker,
+            svc: args.svc,
+            tickers,
             pruning: None,
+            probing: None,
         })
     }
 
@@ -64,8 +91,13 @@ impl Actor for Reaper {
         _myself: ActorRef<ReaperMsg>,
         state: &mut ReaperState,
     ) -> Result<(), ActorProcessingErr> {
-        state.ticker.abort();
-        if let Some(task) = state.pruning.take() {
+        for t in state.tickers.drain(..) {
+            t.abort();
+        }
+        for task in [state.pruning.take(), state.probing.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
         Ok(())
@@ -78,8 +110,15 @@ impl Actor for Reaper {
         state: &mut ReaperState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
+            ReaperMsg::Probe => {
+                if !running(state.probing.as_ref()) {
+                    let svc = Arc::clone(&state.svc);
+                    state.probing = Some(tokio::spawn(async move { probe_sessions(&svc).await }));
+                }
+                Ok(())
+            }
             ReaperMsg::Prune => {
-                if state.pruning.as_ref().is_some_and(|t| !t.is_finished()) {
+                if running(state.pruning.as_ref()) {
                     return Ok(());
                 }
                 let reducer = state.reducer.clone();
@@ -98,6 +137,64 @@ impl Actor for Reaper {
             }
             #[cfg(any(test, feature = "fault-injection"))]
             ReaperMsg::Fault => panic!("injected fault in the reaper"),
+        }
+    }
+}
+
+/// One probe round (sessions.md §14 steps 1–4).
+pub(crate) async fn probe_sessions(svc: &SessionServices) {
+    let at = Instant::now();
+    let rows = match svc
+        .sessions(SessionFilter {
+            project: None,
+            kind: None,
+            active: Some(true),
+        })
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "reaper: cannot read the live sessions");
+            return;
+        }
+    };
+    let mut by_kind: BTreeMap<&'static str, (RuntimeKind, Vec<SessionRow>)> = BTreeMap::new();
+    for row in rows.into_iter().filter(|r| !r.runtime_handle_id.is_empty()) {
+        by_kind
+            .entry(row.runtime.as_str())
+            .or_insert_with(|| (row.runtime, Vec::new()))
+            .1
+            .push(row);
+    }
+    for (kind, group) in by_kind.into_values() {
+        let Some(runtime) = svc.runtime(kind) else {
+            tracing::debug!(%kind, "reaper: no adapter for this runtime; not probed");
+            continue;
+        };
+        let targets: Vec<ProbeTarget> = group
+            .iter()
+            .map(|r| ProbeTarget {
+                name: r.runtime_handle_id.clone(),
+                session_id: r.id.clone(),
+            })
+            .collect();
+        let results = runtime.probe_all(&targets).await;
+        for row in group {
+            let probe = results
+                .get(&row.runtime_handle_id)
+                .copied()
+                .unwrap_or(Probe::Unknown);
+            let actor = svc.registry.sessions.get(&row.id).map(|a| a.clone());
+            if let Some(actor) = actor {
+                let _ = actor.cast(SessionMsg::Observe { probe, at });
+            } else if let Some(pa) = svc
+                .registry
+                .projects
+                .get(&row.project_id)
+                .map(|a| a.clone())
+            {
+                let _ = pa.cast(ProjectMsg::EnsureSession(row.id));
+            }
         }
     }
 }

@@ -7,6 +7,14 @@
 //!   build it through [`ReducerHandle::write`], which keeps the reply typed.
 //! * `Fault` (tests and the `fault-injection` feature only): panics inside the handler.
 //!
+//! Session writes (data-model.md §6, sessions.md §13): [`ReducerHandle`] has one typed method
+//! per session write operation of the `Writer` — `insert_seed`, `delete_seed`,
+//! `set_workspace`, `mark_spawned`, `apply_activity`, `set_agent_session_id`,
+//! `mark_terminated`, `clear_runtime`, `clear_workspace`, `rename`, `set_branch`,
+//! `record_relaunch` — each one `Write` message, i.e. one transaction, mapping the store's
+//! answer to a [`CommandError`] (`NotFound` → `SESSION_NOT_FOUND`, a second live orchestrator
+//! → `ORCHESTRATOR_ALREADY_RUNNING`, anything else → internal).
+//!
 //! After each operation that inserted `change_log` rows the reducer casts `Wake` to the
 //! CdcPoller. It calls no other actor and no adapter (sessions.md §13.3).
 //!
@@ -26,7 +34,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ao_store::{StoreError, Writer, Written};
+use ao_protocol::{ActivityState, ErrorCode, SessionId, TerminatedReason};
+use ao_store::{ActivityOutcome, NewSeed, SessionRow, StoreError, Writer, Written};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::Notify;
 
@@ -253,6 +262,214 @@ impl ReducerHandle {
             },
             timeout,
         )
+        .await
+    }
+}
+
+/// Maps a store error of a session write: `NotFound` → `SESSION_NOT_FOUND`.
+fn session_store_error(err: StoreError, id: &SessionId) -> CommandError {
+    match err {
+        StoreError::NotFound => CommandError::rejected(
+            ErrorCode::SessionNotFound,
+            format!("session {id} not found"),
+        ),
+        StoreError::OrchestratorExists { session_id } => orchestrator_exists(&session_id),
+        other => CommandError::Internal(other.to_string()),
+    }
+}
+
+/// `409 ORCHESTRATOR_ALREADY_RUNNING` naming the live orchestrator.
+pub(crate) fn orchestrator_exists(existing: &SessionId) -> CommandError {
+    CommandError::rejected_with(
+        ErrorCode::OrchestratorAlreadyRunning,
+        format!("an orchestrator is already running for this project: {existing}"),
+        serde_json::json!({ "sessionId": existing }),
+    )
+}
+
+/// The typed session writes: one method per `Writer` operation, one transaction each.
+impl ReducerHandle {
+    async fn session_write<T, F>(
+        &self,
+        op: &'static str,
+        id: &SessionId,
+        timeout: Duration,
+        f: F,
+    ) -> Result<T, CommandError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<Written<T>, StoreError> + Send + 'static,
+    {
+        self.write(op, f, timeout)
+            .await?
+            .map_err(|e| session_store_error(e, id))
+    }
+
+    /// `insert_seed`: the new session row (fires `session_created`). An absent or archived
+    /// project → `PROJECT_NOT_FOUND`; a second live orchestrator →
+    /// `ORCHESTRATOR_ALREADY_RUNNING`.
+    pub(crate) async fn insert_seed(
+        &self,
+        seed: NewSeed,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let project = seed.project_id.clone();
+        self.write("insert_seed", move |w| w.insert_seed(&seed), timeout)
+            .await?
+            .map_err(|e| match e {
+                StoreError::NotFound => CommandError::rejected(
+                    ErrorCode::ProjectNotFound,
+                    format!("project {project} not found"),
+                ),
+                StoreError::OrchestratorExists { session_id } => orchestrator_exists(&session_id),
+                other => CommandError::Internal(other.to_string()),
+            })
+    }
+
+    /// `delete_seed`: `true` when the seed row (and its change-log rows) was deleted.
+    pub(crate) async fn delete_seed(
+        &self,
+        id: &SessionId,
+        timeout: Duration,
+    ) -> Result<bool, CommandError> {
+        let key = id.clone();
+        self.session_write("delete_seed", id, timeout, move |w| w.delete_seed(&key))
+            .await
+    }
+
+    pub(crate) async fn set_workspace(
+        &self,
+        id: &SessionId,
+        branch: String,
+        workspace_path: String,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("set_workspace", id, timeout, move |w| {
+            w.set_workspace(&key, &branch, &workspace_path)
+        })
+        .await
+    }
+
+    pub(crate) async fn mark_spawned(
+        &self,
+        id: &SessionId,
+        handle: String,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("mark_spawned", id, timeout, move |w| {
+            w.mark_spawned(&key, &handle)
+        })
+        .await
+    }
+
+    pub(crate) async fn apply_activity(
+        &self,
+        id: &SessionId,
+        state: Option<ActivityState>,
+        agent_session_id: Option<String>,
+        timeout: Duration,
+    ) -> Result<ActivityOutcome, CommandError> {
+        let key = id.clone();
+        self.session_write("apply_activity", id, timeout, move |w| {
+            w.apply_activity(&key, state, agent_session_id.as_deref())
+        })
+        .await
+    }
+
+    /// `set_agent_session_id` (activity signals carry it through `apply_activity`; the boot
+    /// spool replay of the follow-up task uses this one).
+    #[allow(dead_code)]
+    pub(crate) async fn set_agent_session_id(
+        &self,
+        id: &SessionId,
+        agent_session_id: String,
+        timeout: Duration,
+    ) -> Result<bool, CommandError> {
+        let key = id.clone();
+        self.session_write("set_agent_session_id", id, timeout, move |w| {
+            w.set_agent_session_id(&key, &agent_session_id)
+        })
+        .await
+    }
+
+    /// `mark_terminated`: `false` when the session already was terminated (the first reason
+    /// wins).
+    pub(crate) async fn mark_terminated(
+        &self,
+        id: &SessionId,
+        reason: TerminatedReason,
+        exit_code: Option<i64>,
+        timeout: Duration,
+    ) -> Result<bool, CommandError> {
+        let key = id.clone();
+        self.session_write("mark_terminated", id, timeout, move |w| {
+            w.mark_terminated(&key, reason, exit_code)
+        })
+        .await
+    }
+
+    pub(crate) async fn clear_runtime(
+        &self,
+        id: &SessionId,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("clear_runtime", id, timeout, move |w| w.clear_runtime(&key))
+            .await
+    }
+
+    pub(crate) async fn clear_workspace(
+        &self,
+        id: &SessionId,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("clear_workspace", id, timeout, move |w| {
+            w.clear_workspace(&key)
+        })
+        .await
+    }
+
+    pub(crate) async fn rename(
+        &self,
+        id: &SessionId,
+        display_name: String,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("rename", id, timeout, move |w| {
+            w.rename(&key, &display_name)
+        })
+        .await
+    }
+
+    /// `set_branch` (the claim-PR checkout of the next milestone uses it).
+    #[allow(dead_code)]
+    pub(crate) async fn set_branch(
+        &self,
+        id: &SessionId,
+        branch: String,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("set_branch", id, timeout, move |w| {
+            w.set_branch(&key, &branch)
+        })
+        .await
+    }
+
+    pub(crate) async fn record_relaunch(
+        &self,
+        id: &SessionId,
+        handle: String,
+        timeout: Duration,
+    ) -> Result<SessionRow, CommandError> {
+        let key = id.clone();
+        self.session_write("record_relaunch", id, timeout, move |w| {
+            w.record_relaunch(&key, &handle)
+        })
         .await
     }
 }

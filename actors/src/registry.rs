@@ -11,7 +11,7 @@
 use std::sync::RwLock;
 use std::time::Duration;
 
-use ao_protocol::ProjectId;
+use ao_protocol::{ProjectId, SessionId};
 use dashmap::DashMap;
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, RpcReplyPort};
@@ -21,6 +21,7 @@ use crate::error::CommandError;
 use crate::projects::{ProjectMsg, ProjectSupMsg};
 use crate::reaper::ReaperMsg;
 use crate::reducer::ReducerMsg;
+use crate::sessions::actor::SessionMsg;
 
 /// One replaceable actor reference.
 pub(crate) struct Slot<M: ractor::Message>(RwLock<Option<ActorRef<M>>>);
@@ -66,6 +67,9 @@ pub(crate) struct Registry {
     pub(crate) reaper: Slot<ReaperMsg>,
     pub(crate) project_sup: Slot<ProjectSupMsg>,
     pub(crate) projects: DashMap<ProjectId, ActorRef<ProjectMsg>>,
+    /// The SessionActor of every session that has one (live sessions, and temporary actors of
+    /// terminated ones while they serve a command).
+    pub(crate) sessions: DashMap<SessionId, ActorRef<SessionMsg>>,
 }
 
 impl Registry {
@@ -76,6 +80,7 @@ impl Registry {
         self.reaper.set(None);
         self.project_sup.set(None);
         self.projects.clear();
+        self.sessions.clear();
     }
 }
 

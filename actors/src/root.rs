@@ -30,6 +30,7 @@ use crate::projects::{ProjectCtx, ProjectSupervisor};
 use crate::reaper::{Reaper, ReaperArgs};
 use crate::reducer::{LifecycleReducer, ReducerArgs, ReducerHandle, WriterSlot};
 use crate::registry::Registry;
+use crate::sessions::SessionServices;
 use crate::supervision::{ChildSet, RestartPolicy, Verdict};
 
 /// How long Root waits for each child to stop.
@@ -70,6 +71,7 @@ pub(crate) struct TreeCtx {
     pub(crate) hub: EventsHub,
     pub(crate) registry: Arc<Registry>,
     pub(crate) failure: Arc<watch::Sender<Option<String>>>,
+    pub(crate) svc: Arc<SessionServices>,
 }
 
 impl TreeCtx {
@@ -125,6 +127,7 @@ async fn spawn_child(
                 reducer: ReducerHandle::new(Arc::clone(registry)),
                 prune_interval: ctx.cfg.prune_interval,
                 call_timeout: ctx.cfg.timeouts.long,
+                svc: Arc::clone(&ctx.svc),
             };
             let (actor, _) = Actor::spawn_linked(None, Reaper, args, sup).await?;
             registry.reaper.set(Some(actor.clone()));
@@ -137,6 +140,7 @@ async fn spawn_child(
                 registry: Arc::clone(registry),
                 timeouts: ctx.cfg.timeouts,
                 supervision: ctx.cfg.supervision,
+                svc: Arc::clone(&ctx.svc),
             };
             let (actor, _) = Actor::spawn_linked(None, ProjectSupervisor, args, sup).await?;
             registry.project_sup.set(Some(actor.clone()));
@@ -154,8 +158,9 @@ fn clear_slot(registry: &Registry, child: RootChild, actor: ActorId) {
         RootChild::Reaper => registry.reaper.clear_if(actor),
         RootChild::ProjectSupervisor => {
             registry.project_sup.clear_if(actor);
-            // Its ProjectActors were killed with it.
+            // Its ProjectActors (and their SessionActors) were killed with it.
             registry.projects.clear();
+            registry.sessions.clear();
         }
     }
 }

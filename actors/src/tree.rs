@@ -21,11 +21,14 @@ use crate::handle::ProjectsHandle;
 use crate::reducer::WriterSlot;
 use crate::registry::Registry;
 use crate::root::{Root, RootMsg, TreeCtx};
+use crate::sessions::{SessionServices, SessionsHandle};
 
 /// The running actor tree and its handles.
 pub struct ActorTree {
     /// Project commands.
     pub projects: ProjectsHandle,
+    /// Session and orchestrator commands.
+    pub sessions: SessionsHandle,
     /// The live change feed.
     pub events: EventsHub,
     pub(crate) root: ActorRef<RootMsg>,
@@ -57,6 +60,11 @@ pub async fn spawn_tree(
     let hub = EventsHub::new();
     let (failure_tx, failure_rx) = watch::channel(None);
     let timeouts = cfg.timeouts;
+    let svc = Arc::new(SessionServices::build(
+        &cfg,
+        reader.clone(),
+        Arc::clone(&registry),
+    )?);
     let ctx = Arc::new(TreeCtx {
         cfg,
         reader,
@@ -64,6 +72,7 @@ pub async fn spawn_tree(
         hub: hub.clone(),
         registry: Arc::clone(&registry),
         failure: Arc::new(failure_tx),
+        svc: Arc::clone(&svc),
     });
     let (root, join) = Actor::spawn(None, Root, Arc::clone(&ctx))
         .await
@@ -84,6 +93,7 @@ pub async fn spawn_tree(
 
     Ok(ActorTree {
         projects: ProjectsHandle::new(Arc::clone(&registry), timeouts),
+        sessions: SessionsHandle::new(svc),
         events: hub,
         root,
         registry,
@@ -94,7 +104,34 @@ pub async fn spawn_tree(
     })
 }
 
+/// What boot reconcile did (sessions.md §17). Empty until reconcile is implemented.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Sessions adopted as they are (`alive` / `unknown`).
+    pub adopted: Vec<ao_protocol::SessionId>,
+    /// Sessions relaunched in place.
+    pub relaunched: Vec<ao_protocol::SessionId>,
+    /// Sessions terminated (exited, interrupted spawns, not resumable).
+    pub terminated: Vec<ao_protocol::SessionId>,
+    /// Seed rows deleted.
+    pub deleted_seeds: Vec<ao_protocol::SessionId>,
+    /// Orphan runtime sessions destroyed.
+    pub orphans_destroyed: Vec<String>,
+}
+
 impl ActorTree {
+    /// Boot reconcile (hook-spool replay, then sessions.md §17 a–f). The daemon calls it after
+    /// starting the tree and before readiness becomes `ready`.
+    ///
+    /// **Seam:** spool replay and reconcile are a follow-up task; this does nothing yet and
+    /// returns an empty report. Until then, the Reaper's first ticks handle what reconcile
+    /// would: an exited agent is marked terminated, a vanished runtime is relaunched in place
+    /// (within the budget), and live sessions get their actors from their ProjectActors.
+    #[allow(clippy::unused_async)]
+    pub async fn reconcile(&self) -> Result<ReconcileReport, ActorsError> {
+        Ok(ReconcileReport::default())
+    }
+
     /// Becomes `Some(reason)` when the tree gave up (a child of Root exceeded its restart
     /// budget, or Root itself died). The daemon then shuts down and exits 1.
     pub fn failure(&self) -> watch::Receiver<Option<String>> {

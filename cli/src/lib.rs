@@ -7,9 +7,10 @@
 //! only link to the daemon crate.
 //!
 //! Modules: [`client`] (run-file, liveness, HTTP), [`status`] (state detection and the status
-//! object), [`lifecycle`] (`start`/`stop`), [`doctor`], [`project`], [`events`] with its SSE
-//! parser [`sse`], [`probe`] (the CLI's own child processes), [`output`] (formatting),
-//! [`version`] and [`error`] ([`CliError`] with its exit code).
+//! object), [`lifecycle`] (`start`/`stop`), [`doctor`], [`project`], [`session`] (spawn, send,
+//! attach, `session …`, `orchestrator …`), [`hooks`] (the hidden agent hook callback),
+//! [`events`] with its SSE parser [`sse`], [`probe`] (the CLI's own child processes),
+//! [`output`] (formatting), [`version`] and [`error`] ([`CliError`] with its exit code).
 //!
 //! Exit codes (cli.md §1.1): 0 success (also `--help`, `--version` and `status` in every
 //! state), 2 usage errors (clap's and the command-specific (2) rules), 1 everything else.
@@ -18,10 +19,12 @@ pub mod client;
 pub mod doctor;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod lifecycle;
 pub mod output;
 pub mod probe;
 pub mod project;
+pub mod session;
 pub mod sse;
 pub mod status;
 pub mod version;
@@ -115,6 +118,39 @@ pub enum Command {
     /// Manage projects
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Start a worker session
+    Spawn(Box<SpawnArgs>),
+    /// Send a message to a session's agent
+    Send {
+        /// The session to send to
+        #[arg(long)]
+        session: String,
+        /// The message text
+        #[arg(long)]
+        message: Option<String>,
+        /// Read the message from a file (`-` for stdin)
+        #[arg(long, value_name = "PATH|-")]
+        message_file: Option<String>,
+        /// Queue the message until the agent is idle
+        #[arg(long)]
+        when_idle: bool,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach the terminal to a session
+    Attach {
+        session_id: String,
+        /// The project the session must belong to
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+    },
+    /// Manage sessions
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Manage orchestrators
+    #[command(subcommand)]
+    Orchestrator(OrchestratorCommand),
     /// Print the change log, optionally following it live
     Events {
         /// Only events with a seq greater than this (oldest first)
@@ -144,6 +180,179 @@ pub enum Command {
     /// Print the version
     Version {
         /// Print {version, commit, buildDate}
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The flags of `ao spawn`.
+#[derive(Debug, clap::Args)]
+pub struct SpawnArgs {
+    /// The project to spawn in
+    #[arg(long)]
+    pub project: String,
+    /// The agent harness [default: the project's config.worker.agent]
+    #[arg(long, visible_alias = "agent", value_parser = harness_values())]
+    pub harness: Option<String>,
+    /// The branch to work on [default: ao/<session>/root]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The first prompt
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Read the first prompt from a file (`-` for stdin)
+    #[arg(long, value_name = "PATH|-")]
+    pub prompt_file: Option<String>,
+    /// The issue the session works on
+    #[arg(long)]
+    pub issue: Option<String>,
+    /// Display name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The command line of the `command` harness
+    #[arg(long, value_name = "CMDLINE")]
+    pub command: Option<String>,
+    /// Claim this PR for the new session
+    #[arg(long, value_name = "REF")]
+    pub claim_pr: Option<String>,
+    /// With --claim-pr: fail instead of taking the PR over from another session
+    #[arg(long)]
+    pub no_takeover: bool,
+    /// Attach to the session once it runs
+    #[arg(long)]
+    pub attach: bool,
+    /// Print the API body as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SpawnArgs {
+    fn flags(&self) -> session::SpawnFlags {
+        session::SpawnFlags {
+            project: self.project.clone(),
+            harness: self.harness.clone(),
+            branch: self.branch.clone(),
+            prompt: self.prompt.clone(),
+            prompt_file: self.prompt_file.clone(),
+            issue: self.issue.clone(),
+            name: self.name.clone(),
+            command: self.command.clone(),
+            claim_pr: self.claim_pr.clone(),
+            no_takeover: self.no_takeover,
+            attach: self.attach,
+            json: self.json,
+        }
+    }
+}
+
+/// `ao session …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List sessions (live workers by default)
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only sessions of this project
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Include orchestrators
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Include terminated sessions
+        #[arg(long)]
+        include_terminated: bool,
+        /// Print {sessions, hiddenTerminatedCount} as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one session
+    Get {
+        id: String,
+        /// The project the session must belong to
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kill a session (its agent and, when clean, its worktree)
+    Kill {
+        id: String,
+        /// The project the session must belong to
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a terminated session
+    Restore {
+        id: String,
+        /// The project the session must belong to
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a session
+    Rename {
+        id: String,
+        name: String,
+        /// The project the session must belong to
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove what terminated sessions left behind (worktrees, runtime sessions)
+    Cleanup {
+        /// Only sessions of this project
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Print the API body as JSON (requires -y)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `ao orchestrator …`.
+#[derive(Debug, Subcommand)]
+pub enum OrchestratorCommand {
+    /// List orchestrators (terminated included)
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only orchestrators of this project
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a project's orchestrator
+    Start {
+        /// The project
+        #[arg(long)]
+        project: String,
+        /// The agent harness [default: the project's config.orchestrator.agent]
+        #[arg(long, visible_alias = "agent", value_parser = harness_values())]
+        harness: Option<String>,
+        /// The first prompt
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Read the first prompt from a file (`-` for stdin)
+        #[arg(long, value_name = "PATH|-")]
+        prompt_file: Option<String>,
+        /// Kill the project's live orchestrator first
+        #[arg(long)]
+        clean: bool,
+        /// Attach to the orchestrator once it runs
+        #[arg(long)]
+        attach: bool,
+        /// Print the API body as JSON
         #[arg(long)]
         json: bool,
     },
@@ -338,9 +547,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 fn run(command: Command) -> Result<(), CliError> {
     match command {
-        // `daemon` is handled in `main`. `hooks` always exits 0; session hooks arrive with the
-        // sessions milestone (sessions.md §12).
-        Command::Daemon | Command::Hooks { .. } => Ok(()),
+        // `daemon` is handled in `main`.
+        Command::Daemon => Ok(()),
+        // Always exit 0 (sessions.md §12); failures are reported on stderr and in hooks.log.
+        Command::Hooks { agent, event } => {
+            hooks::run(&agent, &event);
+            Ok(())
+        }
         Command::Completion { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut completion_command(), "ao", &mut buf);
@@ -401,6 +614,108 @@ fn run(command: Command) -> Result<(), CliError> {
             runtime()?.block_on(events::run(&env, args))
         }
         Command::Project(pc) => run_project(pc),
+        Command::Spawn(args) => {
+            let flags = args.flags();
+            flags.check()?;
+            let env = EnvConfig::from_env()?;
+            runtime()?.block_on(session::spawn(&env, &flags))
+        }
+        Command::Send {
+            session: id,
+            message,
+            message_file,
+            when_idle,
+            json,
+        } => {
+            let text = session::message_of(message.as_ref(), message_file.as_ref())?;
+            let from = std::env::var("AO_SESSION_ID").ok();
+            let text = session::compose_message(&text, from.as_deref());
+            let env = EnvConfig::from_env()?;
+            runtime()?.block_on(session::send(&env, &id, &text, when_idle, json))
+        }
+        Command::Attach {
+            session_id,
+            project,
+        } => {
+            let env = EnvConfig::from_env()?;
+            runtime()?.block_on(session::attach(&env, &session_id, project.as_deref()))
+        }
+        Command::Session(sc) => run_session(sc),
+        Command::Orchestrator(oc) => run_orchestrator(oc),
+    }
+}
+
+fn run_session(command: SessionCommand) -> Result<(), CliError> {
+    // Usage rules first: a usage error makes no HTTP call and wins over environment errors.
+    match &command {
+        SessionCommand::Rename { name, .. } => session::check_name(name)?,
+        SessionCommand::Cleanup { yes, json, .. } => session::check_cleanup(*yes, *json)?,
+        _ => {}
+    }
+    let env = EnvConfig::from_env()?;
+    let rt = runtime()?;
+    match command {
+        SessionCommand::Ls {
+            project,
+            all,
+            include_terminated,
+            json,
+        } => rt.block_on(session::list(
+            &env,
+            project.as_deref(),
+            all,
+            include_terminated,
+            json,
+        )),
+        SessionCommand::Get { id, project, json } => {
+            rt.block_on(session::get(&env, &id, project.as_deref(), json))
+        }
+        SessionCommand::Kill { id, project, json } => {
+            rt.block_on(session::kill(&env, &id, project.as_deref(), json))
+        }
+        SessionCommand::Restore { id, project, json } => {
+            rt.block_on(session::restore(&env, &id, project.as_deref(), json))
+        }
+        SessionCommand::Rename {
+            id,
+            name,
+            project,
+            json,
+        } => rt.block_on(session::rename(&env, &id, &name, project.as_deref(), json)),
+        SessionCommand::Cleanup { project, yes, json } => {
+            rt.block_on(session::cleanup(&env, project.as_deref(), yes, json))
+        }
+    }
+}
+
+fn run_orchestrator(command: OrchestratorCommand) -> Result<(), CliError> {
+    match command {
+        OrchestratorCommand::Ls { project, json } => {
+            let env = EnvConfig::from_env()?;
+            runtime()?.block_on(session::list_orchestrators(&env, project.as_deref(), json))
+        }
+        OrchestratorCommand::Start {
+            project,
+            harness,
+            prompt,
+            prompt_file,
+            clean,
+            attach,
+            json,
+        } => {
+            let flags = session::OrchestratorFlags {
+                project,
+                harness,
+                prompt,
+                prompt_file,
+                clean,
+                attach,
+                json,
+            };
+            flags.check()?;
+            let env = EnvConfig::from_env()?;
+            runtime()?.block_on(session::start_orchestrator(&env, &flags))
+        }
     }
 }
 
@@ -490,6 +805,52 @@ mod tests {
     }
 
     #[test]
+    fn parses_session_commands() {
+        let cli = Cli::try_parse_from([
+            "ao",
+            "spawn",
+            "--project",
+            "demo",
+            "--agent",
+            "codex",
+            "--prompt-file",
+            "-",
+            "--attach",
+        ])
+        .expect("valid");
+        let Command::Spawn(args) = cli.command else {
+            panic!("spawn expected");
+        };
+        assert_eq!(args.harness.as_deref(), Some("codex"));
+        assert_eq!(args.prompt_file.as_deref(), Some("-"));
+        assert!(args.attach && !args.json);
+        for alias in ["ls", "list"] {
+            let cli =
+                Cli::try_parse_from(["ao", "session", alias, "-p", "demo", "-a"]).expect("valid");
+            assert!(matches!(
+                cli.command,
+                Command::Session(SessionCommand::Ls {
+                    all: true,
+                    include_terminated: false,
+                    ..
+                })
+            ));
+            let cli = Cli::try_parse_from(["ao", "orchestrator", alias]).expect("valid");
+            assert!(matches!(
+                cli.command,
+                Command::Orchestrator(OrchestratorCommand::Ls { project: None, .. })
+            ));
+        }
+        let cli = Cli::try_parse_from(["ao", "attach", "demo-1", "-p", "demo"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Attach { ref session_id, project: Some(ref p) } if session_id == "demo-1" && p == "demo"
+        ));
+        let cli = Cli::try_parse_from(["ao", "hooks", "claude-code", "stop"]).expect("valid hooks");
+        assert!(matches!(cli.command, Command::Hooks { .. }));
+    }
+
+    #[test]
     fn invalid_values_are_usage_errors() {
         for argv in [
             &["ao", "start", "--timeout", "5"][..],
@@ -508,6 +869,13 @@ mod tests {
             &["ao", "project", "add"],
             &["ao", "completion", "nope"],
             &["ao", "hooks", "codex"],
+            &["ao", "hooks", "codex", "stop", "extra"],
+            &["ao", "spawn"],
+            &["ao", "spawn", "--project", "p", "--harness", "gpt"],
+            &["ao", "send", "--message", "x"],
+            &["ao", "attach"],
+            &["ao", "session", "rename", "p-1"],
+            &["ao", "orchestrator", "start"],
         ] {
             let e = Cli::try_parse_from(argv).expect_err("usage error");
             assert_eq!(e.exit_code(), 2, "{argv:?}");

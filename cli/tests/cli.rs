@@ -51,6 +51,9 @@ impl Home {
             "AO_ALLOWED_ORIGINS",
             "AO_GITHUB_TOKEN",
             "GITHUB_TOKEN",
+            "AO_SESSION_ID",
+            "TMUX",
+            "TMUX_PANE",
         ] {
             c.env_remove(var);
         }
@@ -109,6 +112,11 @@ fn help_lists_commands_and_hides_internal_ones() {
         "status",
         "doctor",
         "project",
+        "spawn",
+        "send",
+        "attach",
+        "session",
+        "orchestrator",
         "events",
         "completion",
         "version",
@@ -178,6 +186,235 @@ fn hidden_hooks_command_exits_0_silently() {
     let o = h.run(&["hooks", "claude-code", "stop"]);
     assert_eq!(code(&o), 0);
     assert!(o.stdout.is_empty());
+}
+
+impl Home {
+    fn data_dir(&self) -> PathBuf {
+        self.ao_home().join("data")
+    }
+
+    /// Runs `ao hooks <agent> <event>` with `payload` on stdin and `AO_SESSION_ID=session`.
+    fn hook(&self, agent: &str, event: &str, session: Option<&str>, payload: &str) -> Output {
+        let mut c = self.cmd(&["hooks", agent, event]);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match session {
+            Some(s) => c.env("AO_SESSION_ID", s),
+            None => c.env_remove("AO_SESSION_ID"),
+        };
+        let mut child = c.spawn().expect("spawn ao hooks");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            // The command may exit before reading (bad session id): ignore a broken pipe.
+            let _ = stdin.write_all(payload.as_bytes());
+        }
+        child.wait_with_output().expect("wait")
+    }
+}
+
+#[test]
+fn hooks_without_a_daemon_spool_the_signal_and_log_the_failure() {
+    let h = Home::new();
+    let started = std::time::Instant::now();
+    let o = h.hook(
+        "claude-code",
+        "stop",
+        Some("demo-1"),
+        r#"{"session_id":"abc-123","hook_event_name":"Stop"}"#,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("not running"), "{}", stderr(&o));
+
+    let spool = std::fs::read_to_string(h.data_dir().join("hooks.spool")).expect("spool");
+    let lines: Vec<Value> = spool
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("spool line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{spool}");
+    let e = &lines[0];
+    assert_eq!(e["sessionId"], "demo-1");
+    assert_eq!(e["agent"], "claude-code");
+    assert_eq!(e["event"], "stop");
+    assert_eq!(e["state"], "idle");
+    assert_eq!(e["agentSessionId"], "abc-123");
+    assert!(e["at"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+
+    let log = std::fs::read_to_string(h.data_dir().join("hooks.log")).expect("hooks.log");
+    let line = log.lines().next().expect("one line");
+    let (ts, rest) = line.split_once(' ').expect("timestamp");
+    assert!(ts.ends_with('Z') && ts.contains('T'), "{line}");
+    assert!(
+        rest.starts_with("session=demo-1 ao hooks claude-code stop: "),
+        "{line}"
+    );
+
+    // A second signal appends; invalid JSON is an empty payload (only the state is sent).
+    let o = h.hook("codex", "permission-request", Some("demo-1"), "{nope");
+    assert_eq!(code(&o), 0);
+    assert!(o.stdout.is_empty());
+    let spool = std::fs::read_to_string(h.data_dir().join("hooks.spool")).expect("spool");
+    let last: Value = serde_json::from_str(spool.lines().last().expect("line")).expect("json");
+    assert_eq!(spool.lines().count(), 2);
+    assert_eq!(last["state"], "waiting_input");
+    assert!(last.get("agentSessionId").is_none(), "{last}");
+
+    // A stale run-file counts as an unreachable daemon too.
+    h.write_run_file(dead_pid());
+    let o = h.hook("opencode", "user-prompt-submit", Some("demo-2"), "");
+    assert_eq!(code(&o), 0);
+    let spool = std::fs::read_to_string(h.data_dir().join("hooks.spool")).expect("spool");
+    assert_eq!(spool.lines().count(), 3);
+    assert!(stderr(&o).contains("stale run-file"), "{}", stderr(&o));
+}
+
+#[test]
+fn hooks_that_have_nothing_to_report_write_nothing() {
+    let h = Home::new();
+    for (agent, event, session) in [
+        ("claude-code", "stop", None),
+        ("claude-code", "stop", Some("")),
+        ("claude-code", "stop", Some("bad id")),
+        ("claude-code", "stop", Some("../x")),
+        ("nope", "stop", Some("demo-1")),
+        ("codex", "tool-use", Some("demo-1")),
+        ("kimi", "stop", Some("demo-1")),
+        // Known, but derives neither a state nor an agent session id.
+        ("claude-code", "session-start", Some("demo-1")),
+    ] {
+        let o = h.hook(agent, event, session, "{}");
+        assert_eq!(code(&o), 0, "{agent} {event} {session:?}");
+        assert!(o.stdout.is_empty(), "{agent} {event}");
+        assert!(o.stderr.is_empty(), "{agent} {event}: {}", stderr(&o));
+    }
+    assert!(!h.ao_home().exists(), "nothing may be written");
+}
+
+#[test]
+fn hooks_with_a_wrong_environment_still_exit_0() {
+    let h = Home::new();
+    let o = h
+        .cmd(&["hooks", "claude-code", "stop"])
+        .env("AO_SESSION_ID", "demo-1")
+        .env("AO_PORT", "notaport")
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 0);
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("AO_PORT"), "{}", stderr(&o));
+    assert!(!h.ao_home().exists());
+    // Wrong argument counts are usage errors.
+    for args in [&["hooks"][..], &["hooks", "a", "b", "c"]] {
+        assert_eq!(code(&h.run(args)), 2, "{args:?}");
+    }
+}
+
+#[test]
+fn session_usage_errors_exit_2_without_a_daemon() {
+    let h = Home::new();
+    let file = h.path().join("msg.txt");
+    std::fs::write(&file, " \n\t \n").expect("write");
+    let file = file.display().to_string();
+    for args in [
+        &["send", "--session", "demo-1"][..],
+        &["send", "--message", "hi"],
+        &[
+            "send",
+            "--session",
+            "demo-1",
+            "--message",
+            "hi",
+            "--message-file",
+            "-",
+        ],
+        &["send", "--session", "demo-1", "--message", "   "],
+        &["send", "--session", "demo-1", "--message", ""],
+        &["send", "--session", "demo-1", "--message-file", &file],
+        &["spawn"],
+        &["spawn", "--project", "demo", "--no-takeover"],
+        &[
+            "spawn",
+            "--project",
+            "demo",
+            "--prompt",
+            "a",
+            "--prompt-file",
+            "-",
+        ],
+        &["spawn", "--project", "demo", "--harness", "gpt"],
+        &["orchestrator", "start"],
+        &[
+            "orchestrator",
+            "start",
+            "--project",
+            "d",
+            "--prompt",
+            "a",
+            "--prompt-file",
+            "-",
+        ],
+        &["session", "rename", "demo-1", "  "],
+        &["session", "rename", "demo-1"],
+        &["session", "cleanup", "--json"],
+        &["session", "get"],
+        &["attach"],
+    ] {
+        let o = h.run(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}");
+        assert!(stderr(&o).contains("error"), "{args:?}: {}", stderr(&o));
+    }
+    // Valid requests get as far as looking for the daemon.
+    for args in [
+        &["send", "--session", "demo-1", "--message", "hi"][..],
+        &["spawn", "--project", "demo", "--agent", "codex"],
+        &[
+            "spawn",
+            "--project",
+            "demo",
+            "--claim-pr",
+            "12",
+            "--no-takeover",
+        ],
+        &["session", "ls"],
+        &["session", "list", "-a", "--include-terminated"],
+        &["session", "cleanup", "--json", "-y"],
+        &["session", "kill", "demo-1", "-p", "demo"],
+        &["orchestrator", "ls"],
+        &["orchestrator", "start", "--project", "demo", "--clean"],
+    ] {
+        let o = h.run(args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            "error: AO daemon is not running — start it with `ao start`\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn attach_needs_a_terminal() {
+    let h = Home::new();
+    for args in [
+        &["attach", "demo-1"][..],
+        &["attach", "demo-1", "-p", "demo"],
+        &["spawn", "--project", "demo", "--attach"],
+        &["orchestrator", "start", "--project", "demo", "--attach"],
+    ] {
+        let o = h.run(args);
+        assert_eq!(code(&o), 1, "{args:?}");
+        assert_eq!(
+            stderr(&o),
+            "error: ao attach needs a terminal\n",
+            "{args:?}"
+        );
+        assert!(stdout(&o).is_empty());
+    }
 }
 
 #[test]

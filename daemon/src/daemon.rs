@@ -3,7 +3,9 @@
 //! Boot order: validate config → create `AO_HOME` and the data dir (0700) → take `daemon.lock`
 //! → open and migrate the store → bind `127.0.0.1:<AO_PORT>` (on `EADDRINUSE`, an ephemeral
 //! loopback port) → generate the token → write `running.json` → serve with readiness
-//! `starting` → spawn the actor tree → (spool replay and reconcile: later issues) → `ready`.
+//! `starting` → prepare the tmux runtime (writes `<AO_HOME>/tmux.conf`) → spawn the actor tree
+//! with the runtime and the git-worktree workspace → boot reconcile (`ActorTree::reconcile`,
+//! which also replays the hook spool) → `ready`.
 //!
 //! Shutdown runs once, whatever triggered it (signal, `POST /shutdown`, [`RunningDaemon`],
 //! actor-tree failure): readiness `shutting_down` (new API calls get 503, SSE streams end) →
@@ -14,6 +16,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ao_protocol::{EnvConfig, ReadinessState, RunFile, VERSION};
@@ -26,6 +29,7 @@ use crate::http::routes;
 use crate::http::state::{AppState, Handles, StateInit, Tuning};
 use crate::{DaemonError, config};
 use ao_actors::{ActorTree, ActorsConfig};
+use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
 
 /// Extra time given to connections after in-flight handlers were told to give up.
 const ABANDON_GRACE: Duration = Duration::from_secs(1);
@@ -135,6 +139,14 @@ pub(crate) async fn start_with(
         .map_err(|e| DaemonError::Task(e.to_string()))?
         .map_err(|e| DaemonError::Store(e.to_string()))?;
 
+    let workspace: Arc<dyn Workspace> = Arc::new(GitWorktree::open(&env.data_dir).map_err(
+        |e| DaemonError::Io {
+            what: "cannot create the worktree root under",
+            path: env.data_dir.clone(),
+            message: e.to_string(),
+        },
+    )?);
+
     let listener = bind(env.port).await?;
     let port = listener
         .local_addr()
@@ -177,12 +189,19 @@ pub(crate) async fn start_with(
     );
     tracing::info!(pid, port, version = VERSION, "ao daemon serving (starting)");
 
-    let tree = ao_actors::spawn_tree(
-        ActorsConfig::new(env.data_dir.clone(), env.runtime),
-        opened.reader,
-        opened.writer,
-    )
-    .await;
+    let tmux: Arc<dyn Runtime> = Arc::new(Tmux::from_env(&env));
+    if let Err(e) = tmux.prepare().await {
+        // Not fatal: the daemon still serves projects, and spawns report the runtime error.
+        tracing::warn!(error = %e, socket = %env.tmux_socket, "cannot prepare the tmux runtime");
+    }
+    let mut actors = ActorsConfig::new(env.data_dir.clone(), env.runtime);
+    actors.home = env.home.clone();
+    actors.run_file = env.run_file.clone();
+    actors.tmux_socket = env.tmux_socket.clone();
+    actors.ao_exe = std::env::current_exe().ok();
+    actors.runtimes = vec![Arc::clone(&tmux)];
+    actors.workspace = Some(workspace);
+    let tree = ao_actors::spawn_tree(actors, opened.reader, opened.writer).await;
     let tree = match tree {
         Ok(tree) => tree,
         Err(e) => {
@@ -196,9 +215,15 @@ pub(crate) async fn start_with(
     };
     app.install(Handles {
         projects: tree.projects.clone(),
+        sessions: tree.sessions.clone(),
         events: tree.events.clone(),
+        runtimes: vec![tmux],
     });
-    // Later issues: replay the hook spool and reconcile sessions here, before `ready`.
+    // Boot reconcile (sessions.md §17) is best-effort: it never blocks readiness.
+    match tree.reconcile().await {
+        Ok(report) => tracing::info!(?report, "boot reconcile done"),
+        Err(e) => tracing::warn!(error = %e, "boot reconcile failed"),
+    }
     app.set_readiness(ReadinessState::Ready);
     tracing::info!(pid, port, "ao daemon ready");
 

@@ -16,7 +16,8 @@
 //! Invariants:
 //! * The daemon binds 127.0.0.1 only — never any other address.
 //! * HTTP handlers never call adapters (git, tmux, …) and never write SQLite: reads go to the
-//!   store's read pool, commands are one actor-handle call.
+//!   store's read pool, commands are one actor-handle call. The one adapter method a handler
+//!   uses is the pure `Runtime::attach`, which builds an argv and starts nothing.
 //! * One error type (`http::error::ApiError`) picks every error status, from
 //!   `ErrorCode::status()`.
 //! * The API token is never logged (`Debug` impls redact it).

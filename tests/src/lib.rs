@@ -8,8 +8,12 @@
 //! * [`SseClient`]: a raw Server-Sent-Events reader for `/api/v1/events`.
 //! * [`git_repo`]: a real git repository with one commit.
 //! * [`wait_for`]: polling with a deadline — the only way these tests wait.
+//! * [`fake`]: the scripted fake agent behind the `fake-agent` binary (stands in for `claude`,
+//!   `codex` and `opencode` in session tests).
 //!
 //! Invariant: nothing here fakes the daemon; the tests drive the real binary over loopback.
+
+pub mod fake;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -125,6 +129,8 @@ impl Run {
 pub struct Home {
     dir: tempfile::TempDir,
     pub port: u16,
+    /// This home's private tmux socket name (`AO_TMUX_SOCKET`), unique per test.
+    pub tmux_socket: String,
     extra_env: Vec<(String, String)>,
 }
 
@@ -136,13 +142,16 @@ impl Default for Home {
 
 impl Home {
     pub fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let dir = tempfile::Builder::new()
             .prefix("ao-e2e-")
             .tempdir()
             .expect("create a temp dir");
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self {
             dir,
             port: free_port(),
+            tmux_socket: format!("ao-e2e-{}-{n}", std::process::id()),
             extra_env: Vec::new(),
         }
     }
@@ -179,6 +188,7 @@ impl Home {
         }
         c.env("AO_HOME", self.path())
             .env("AO_PORT", self.port.to_string())
+            .env("AO_TMUX_SOCKET", &self.tmux_socket)
             .env("AO_LOG", "info")
             .env("NO_COLOR", "1");
         for (k, v) in &self.extra_env {
@@ -244,9 +254,35 @@ impl Home {
     }
 }
 
+impl Home {
+    /// Runs `tmux -L <this home's socket> <args>` (the server AO owns for this home).
+    pub fn tmux(&self, args: &[&str]) -> Run {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.tmux_socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("run tmux");
+        Run::from_output(out)
+    }
+
+    /// Names of the sessions on this home's tmux server (empty when no server runs).
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let r = self.tmux(&["list-sessions", "-F", "#{session_name}"]);
+        if r.code != 0 {
+            return Vec::new();
+        }
+        r.stdout.lines().map(str::to_string).collect()
+    }
+}
+
 impl Drop for Home {
     fn drop(&mut self) {
         self.kill_daemon();
+        // Agents outlive the daemon by design (crash-only); the test's private tmux server must
+        // not outlive the test.
+        let _ = self.tmux(&["kill-server"]);
     }
 }
 

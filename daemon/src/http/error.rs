@@ -70,6 +70,14 @@ impl ApiError {
             format!("project {id} is not registered"),
         )
     }
+
+    /// `SESSION_NOT_FOUND` for an id (valid or not).
+    pub fn session_not_found(id: &str) -> Self {
+        Self::new(
+            ErrorCode::SessionNotFound,
+            format!("session {id} does not exist"),
+        )
+    }
 }
 
 impl std::fmt::Display for ApiError {

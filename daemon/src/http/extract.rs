@@ -149,3 +149,27 @@ where
             })
     }
 }
+
+/// The raw `{sessionId}` path segment. A segment that does not even decode cannot name a
+/// session: 404 `SESSION_NOT_FOUND`.
+#[derive(Debug)]
+pub struct SessionIdPath(pub String);
+
+impl<S> FromRequestParts<S> for SessionIdPath
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| SessionIdPath(id))
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::SessionNotFound,
+                    "the session id in the path is not valid UTF-8",
+                )
+            })
+    }
+}

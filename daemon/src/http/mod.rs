@@ -10,7 +10,8 @@
 //! * [`handlers`] — thin handlers: store reads or one actor call.
 //! * [`sse`] — the change stream; [`views`] — row → DTO; [`openapi`] — the document.
 //!
-//! Invariants: handlers never call adapters or write SQLite; every non-2xx body is the error
+//! Invariants: handlers never run adapters (the pure `Runtime::attach` argv builder aside) or
+//! write SQLite; every non-2xx body is the error
 //! envelope (except the `/readyz` 503); the daemon only ever listens on 127.0.0.1.
 
 pub mod error;

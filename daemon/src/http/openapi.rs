@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers::{control, events, projects, status};
+use super::handlers::{control, events, orchestrators, projects, sessions, status};
 
 /// The checked-in document, embedded at build time.
 pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
@@ -75,6 +75,20 @@ impl Modify for BearerAuth {
         projects::patch_config,
         events::events,
         events::log,
+        sessions::list,
+        sessions::spawn,
+        sessions::cleanup,
+        sessions::get,
+        sessions::rename,
+        sessions::kill,
+        sessions::restore,
+        sessions::rollback,
+        sessions::send,
+        sessions::activity,
+        sessions::attach,
+        orchestrators::list,
+        orchestrators::start,
+        orchestrators::get,
     ),
     components(schemas(
         ao_protocol::ChangeEvent,
@@ -88,6 +102,8 @@ impl Modify for BearerAuth {
         (name = "daemon", description = "Daemon status and this document"),
         (name = "projects", description = "Registered git repositories"),
         (name = "events", description = "The change log and its live stream"),
+        (name = "sessions", description = "Agent sessions: spawn, inspect, message, attach, kill, restore"),
+        (name = "orchestrators", description = "Per-project orchestrator sessions"),
     )
 )]
 pub struct ApiDoc;

@@ -18,7 +18,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::error::ApiError;
 use super::gates;
-use super::handlers::{control, events, fallback, projects, status};
+use super::handlers::{control, events, fallback, orchestrators, projects, sessions, status};
 use super::openapi;
 use super::state::AppState;
 
@@ -121,6 +121,90 @@ pub const ROUTES: &[RouteDef] = &[
         budget: Budget::Short,
         make: || get(events::log),
     },
+    RouteDef {
+        method: Method::GET,
+        path: paths::SESSIONS,
+        budget: Budget::Short,
+        make: || get(sessions::list),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSIONS,
+        budget: Budget::Long,
+        make: || post(sessions::spawn),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSIONS_CLEANUP,
+        budget: Budget::Long,
+        make: || post(sessions::cleanup),
+    },
+    RouteDef {
+        method: Method::GET,
+        path: paths::SESSION,
+        budget: Budget::Short,
+        make: || get(sessions::get),
+    },
+    RouteDef {
+        method: Method::PATCH,
+        path: paths::SESSION,
+        budget: Budget::Short,
+        make: || patch(sessions::rename),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSION_KILL,
+        budget: Budget::Short,
+        make: || post(sessions::kill),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSION_RESTORE,
+        budget: Budget::Long,
+        make: || post(sessions::restore),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSION_ROLLBACK,
+        budget: Budget::Short,
+        make: || post(sessions::rollback),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSION_SEND,
+        budget: Budget::Short,
+        make: || post(sessions::send),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSION_ACTIVITY,
+        budget: Budget::Short,
+        make: || post(sessions::activity),
+    },
+    RouteDef {
+        method: Method::GET,
+        path: paths::SESSION_ATTACH,
+        budget: Budget::Short,
+        make: || get(sessions::attach),
+    },
+    RouteDef {
+        method: Method::GET,
+        path: paths::ORCHESTRATORS,
+        budget: Budget::Short,
+        make: || get(orchestrators::list),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::ORCHESTRATORS,
+        budget: Budget::Long,
+        make: || post(orchestrators::start),
+    },
+    RouteDef {
+        method: Method::GET,
+        path: paths::ORCHESTRATOR,
+        budget: Budget::Short,
+        make: || get(orchestrators::get),
+    },
 ];
 
 /// The complete application: routes with their budgets, the 404/405 fallbacks, and the front
@@ -218,5 +302,29 @@ mod tests {
         assert_eq!(budget(Method::DELETE, paths::PROJECT), Some(Budget::Long));
         assert_eq!(budget(Method::POST, paths::PROJECTS), Some(Budget::Short));
         assert_eq!(budget(Method::GET, paths::EVENTS_LOG), Some(Budget::Short));
+        for long in [
+            (Method::POST, paths::SESSIONS),
+            (Method::POST, paths::ORCHESTRATORS),
+            (Method::POST, paths::SESSION_RESTORE),
+            (Method::POST, paths::SESSIONS_CLEANUP),
+        ] {
+            assert_eq!(
+                budget(long.0.clone(), long.1),
+                Some(Budget::Long),
+                "{long:?}"
+            );
+        }
+        for short in [
+            (Method::POST, paths::SESSION_KILL),
+            (Method::POST, paths::SESSION_SEND),
+            (Method::POST, paths::SESSION_ACTIVITY),
+            (Method::GET, paths::SESSION_ATTACH),
+        ] {
+            assert_eq!(
+                budget(short.0.clone(), short.1),
+                Some(Budget::Short),
+                "{short:?}"
+            );
+        }
     }
 }

@@ -15,7 +15,8 @@ use ao_protocol::{EnvConfig, ErrorCode, ReadinessState};
 use tokio::sync::watch;
 
 use super::error::ApiError;
-use ao_actors::{EventsHub, ProjectsHandle};
+use ao_actors::{EventsHub, ProjectsHandle, SessionsHandle};
+use ao_adapters::Runtime;
 use ao_store::ReadPool;
 
 /// Knobs that are fixed in production and shortened by tests.
@@ -42,11 +43,14 @@ impl Default for Tuning {
     }
 }
 
-/// The actor-tree handles a handler may call.
+/// The actor-tree handles a handler may call, plus the runtimes, whose only use here is the
+/// pure `attach` (it builds an argv and starts nothing).
 #[derive(Clone)]
 pub struct Handles {
     pub projects: ProjectsHandle,
+    pub sessions: SessionsHandle,
     pub events: EventsHub,
+    pub runtimes: Vec<Arc<dyn Runtime>>,
 }
 
 /// The bearer token; compared in constant time, never printed.

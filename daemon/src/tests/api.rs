@@ -16,7 +16,7 @@ async fn status_reports_identity_counts_and_disabled_github() {
     assert_eq!(body["home"], h.env.home.to_string_lossy().as_ref());
     assert_eq!(body["dataDir"], h.env.data_dir.to_string_lossy().as_ref());
     assert_eq!(body["runtime"], "tmux");
-    assert_eq!(body["tmuxSocket"], "ao");
+    assert_eq!(body["tmuxSocket"], h.env.tmux_socket.as_str());
     assert_eq!(body["sessions"], json!({"live": 0, "terminated": 0}));
     assert_eq!(body["projects"], 0);
     assert_eq!(body["headSeq"], 0);

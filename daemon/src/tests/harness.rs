@@ -30,8 +30,17 @@ pub struct Harness {
     _blocker: std::net::TcpListener,
 }
 
+/// A tmux socket name of its own for every daemon a test boots, so that tests never touch the
+/// user's `ao` server nor each other's (sessions tests kill theirs at the end).
+fn private_tmux_socket() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("ao-test-{}-{n}", std::process::id())
+}
+
 pub fn env_for(home: &Path, port: u16, extra: &[(&str, &str)]) -> EnvConfig {
     let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("AO_TMUX_SOCKET".into(), private_tmux_socket());
     vars.insert("HOME".into(), home.to_string_lossy().into_owned());
     vars.insert(
         "AO_HOME".into(),

@@ -294,6 +294,17 @@ async fn a_database_from_a_newer_ao_is_refused_with_the_store_message() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let env = env_for(tmp.path(), 1, &[]);
     drop(ao_store::open(&env.data_dir).expect("create the database"));
+    // The pooled connections close asynchronously; the last one checkpoints the WAL into
+    // ao.db and removes it. Patch only after that, or the checkpoint would undo the patch.
+    let wal = env.data_dir.join("ao.db-wal");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while wal.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was never checkpointed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // `PRAGMA user_version` lives at byte 60 of the SQLite header (big-endian u32); patch it
     // in place.
     {

@@ -7,3 +7,4 @@ mod gates;
 mod harness;
 mod lifecycle;
 mod openapi;
+mod sessions;

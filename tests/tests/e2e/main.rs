@@ -4,5 +4,6 @@
 
 mod daemon_control;
 mod events;
+mod fake_agent;
 mod projects;
 mod security;

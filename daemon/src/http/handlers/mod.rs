@@ -5,7 +5,9 @@
 pub mod control;
 pub mod events;
 pub mod fallback;
+pub mod orchestrators;
 pub mod projects;
+pub mod sessions;
 pub mod status;
 
 use super::error::ApiError;

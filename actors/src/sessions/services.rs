@@ -1,0 +1,164 @@
+//! [`SessionServices`]: what every session-layer component shares, built once per tree.
+//!
+//! It holds the read pool, the typed reducer handle, the registry, the adapters (runtimes by
+//! kind, the workspace, the agent binary resolver), the daemon's paths and environment, and
+//! the timings. Actors, tasks and handles keep an `Arc` of it; nothing in it is mutable except
+//! the resolver's cache.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ao_adapters::agent::BinaryResolver;
+use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
+use ao_protocol::{ProjectId, RuntimeKind, SessionId};
+use ao_store::{ProjectRow, ReadPool, SessionRow, StoreError};
+use dashmap::DashMap;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::cdc::blocking;
+use crate::config::{ActorsConfig, CallTimeouts, SessionTimings};
+use crate::error::{ActorsError, CommandError};
+use crate::reducer::ReducerHandle;
+use crate::registry::Registry;
+
+/// Everything the session layer shares.
+pub(crate) struct SessionServices {
+    pub(crate) reader: ReadPool,
+    pub(crate) reducer: ReducerHandle,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) timeouts: CallTimeouts,
+    pub(crate) timings: SessionTimings,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) home: PathBuf,
+    pub(crate) run_file: PathBuf,
+    pub(crate) tmux_socket: String,
+    pub(crate) ao_exe: Option<PathBuf>,
+    pub(crate) daemon_env: BTreeMap<String, String>,
+    pub(crate) default_runtime: RuntimeKind,
+    pub(crate) runtimes: Vec<Arc<dyn Runtime>>,
+    pub(crate) workspace: Arc<dyn Workspace>,
+    pub(crate) binaries: Arc<BinaryResolver>,
+    /// One lock per repository: `git worktree add/remove/prune` of one repository must not
+    /// run concurrently (git reads the other worktrees' admin directories while it adds one,
+    /// and `prune` may remove a half-created one).
+    worktree_locks: DashMap<PathBuf, Arc<Mutex<()>>>,
+}
+
+impl SessionServices {
+    /// Builds the services from the tree's configuration (default adapters when absent).
+    pub(crate) fn build(
+        cfg: &ActorsConfig,
+        reader: ReadPool,
+        registry: Arc<Registry>,
+    ) -> Result<Self, ActorsError> {
+        let runtimes = if cfg.runtimes.is_empty() {
+            let tmux: Arc<dyn Runtime> =
+                Arc::new(Tmux::new(&cfg.tmux_socket, &cfg.home, &cfg.data_dir));
+            vec![tmux]
+        } else {
+            cfg.runtimes.clone()
+        };
+        let workspace = if let Some(w) = &cfg.workspace {
+            Arc::clone(w)
+        } else {
+            let w: Arc<dyn Workspace> = Arc::new(
+                GitWorktree::open(&cfg.data_dir)
+                    .map_err(|e| ActorsError::Spawn(format!("worktree root: {e}")))?,
+            );
+            w
+        };
+        let daemon_env = cfg
+            .daemon_env
+            .clone()
+            .unwrap_or_else(|| std::env::vars().collect());
+        let user_home = daemon_env.get("HOME").map(PathBuf::from);
+        Ok(Self {
+            reader,
+            reducer: ReducerHandle::new(Arc::clone(&registry)),
+            registry,
+            timeouts: cfg.timeouts,
+            timings: cfg.sessions.clone(),
+            data_dir: cfg.data_dir.clone(),
+            home: cfg.home.clone(),
+            run_file: cfg.run_file.clone(),
+            tmux_socket: cfg.tmux_socket.clone(),
+            ao_exe: cfg.ao_exe.clone(),
+            daemon_env,
+            default_runtime: cfg.default_runtime,
+            runtimes,
+            workspace,
+            binaries: Arc::new(BinaryResolver::new(user_home)),
+            worktree_locks: DashMap::new(),
+        })
+    }
+
+    /// The runtime adapter of `kind`, when this build has one.
+    pub(crate) fn runtime(&self, kind: RuntimeKind) -> Option<Arc<dyn Runtime>> {
+        self.runtimes.iter().find(|r| r.kind() == kind).cloned()
+    }
+
+    /// The runtime adapter of `kind`, or `RUNTIME_ERROR` ("not supported yet").
+    pub(crate) fn runtime_or_err(
+        &self,
+        kind: RuntimeKind,
+    ) -> Result<Arc<dyn Runtime>, CommandError> {
+        self.runtime(kind).ok_or_else(|| {
+            CommandError::rejected(
+                ao_protocol::ErrorCode::RuntimeError,
+                format!("runtime {kind} is not supported yet"),
+            )
+        })
+    }
+
+    /// Serialises the worktree mutations of the repository `repo` (held across one workspace
+    /// create, restore or destroy).
+    pub(crate) async fn lock_repo(&self, repo: &std::path::Path) -> OwnedMutexGuard<()> {
+        let lock = Arc::clone(
+            self.worktree_locks
+                .entry(repo.to_path_buf())
+                .or_default()
+                .value(),
+        );
+        lock.lock_owned().await
+    }
+
+    /// `<AO_DATA_DIR>/sessions/<id>`.
+    pub(crate) fn session_dir(&self, id: &SessionId) -> PathBuf {
+        self.data_dir.join("sessions").join(id.as_str())
+    }
+
+    /// One session row from the read pool.
+    pub(crate) async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, CommandError> {
+        let reader = self.reader.clone();
+        let key = id.clone();
+        internal(blocking(move || reader.get_session(&key)).await)
+    }
+
+    /// One project row (archived included).
+    pub(crate) async fn project(&self, id: &ProjectId) -> Result<Option<ProjectRow>, CommandError> {
+        let reader = self.reader.clone();
+        let key = id.clone();
+        internal(blocking(move || reader.get_project(&key)).await)
+    }
+
+    /// Sessions matching `filter`.
+    pub(crate) async fn sessions(
+        &self,
+        filter: ao_store::SessionFilter,
+    ) -> Result<Vec<SessionRow>, CommandError> {
+        let reader = self.reader.clone();
+        internal(blocking(move || reader.list_sessions(&filter)).await)
+    }
+}
+
+/// Flattens a blocking read into a command result.
+pub(crate) fn internal<T, E: std::fmt::Display>(
+    r: Result<Result<T, StoreError>, E>,
+) -> Result<T, CommandError> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(CommandError::Internal(e.to_string())),
+        Err(e) => Err(CommandError::Internal(e.to_string())),
+    }
+}
