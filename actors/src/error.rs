@@ -4,7 +4,7 @@
 //!   can end with. The daemon maps it to the HTTP error envelope: `Rejected` carries its own
 //!   [`ErrorCode`]; `Unavailable` is 503 `SERVICE_UNAVAILABLE` with `Retry-After: 1` (the
 //!   actor is restarting or gone); `Timeout` is 504 `REQUEST_TIMEOUT`; `Internal` is 500.
-//! * [`ActorsError`]: the tree could not be started.
+//! * [`ActorsError`]: the tree could not be started, or boot reconcile could not run at all.
 
 use ao_protocol::ErrorCode;
 use ao_store::StoreError;
@@ -104,7 +104,7 @@ impl CommandError {
     }
 }
 
-/// The actor tree could not be started.
+/// The actor tree could not be started (or boot reconcile could not run).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActorsError {
     /// An actor failed in `pre_start`.
@@ -113,4 +113,7 @@ pub enum ActorsError {
     /// The store failed while loading the initial state.
     #[error("cannot start the actor tree: {0}")]
     Store(#[from] StoreError),
+    /// Boot reconcile could not even read the sessions (per-session failures are only logged).
+    #[error("boot reconcile failed: {0}")]
+    Reconcile(String),
 }

@@ -12,6 +12,8 @@
 //! (project commands), the typed [`SessionsHandle`] (session commands; [`sessions`]), each a
 //! single call with a timeout, and the [`EventsHub`] (live events).
 //! [`status::derive`] is the pure display-status function of sessions.md §15.
+//! [`ActorTree::reconcile`] is boot reconcile ([`reconcile`]: the hook-spool replay of
+//! [`spool`], then sessions.md §17 a–f), run by the daemon before it is `ready`.
 //!
 //! Invariants:
 //! * The LifecycleReducer is the only writer: it owns the store's `Writer`; every durable
@@ -34,11 +36,13 @@ pub mod fault;
 pub mod handle;
 mod projects;
 mod reaper;
+pub mod reconcile;
 mod reducer;
 mod register;
 mod registry;
 mod root;
 pub mod sessions;
+pub mod spool;
 pub mod status;
 pub mod supervision;
 mod tree;
@@ -49,9 +53,11 @@ pub use events::EventsHub;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use fault::FaultTarget;
 pub use handle::{AddProject, ConfigChange, ProjectsHandle, RemoveOutcome};
+pub use reconcile::ReconcileReport;
 pub use sessions::{ActivityReply, CleanupOutcome, RollbackOutcome, SessionsHandle, SpawnCommand};
+pub use spool::SpoolReport;
 pub use supervision::SupervisionConfig;
-pub use tree::{ActorTree, ReconcileReport, spawn_tree};
+pub use tree::{ActorTree, spawn_tree};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,8 @@
 //!   each result to the session's SessionActor (`Observe`, stamped with the time the probe
 //!   started so an actor can ignore an observation older than its last operation). For a live
 //!   session without an actor it drops the result and casts `EnsureSession(id)` to the
-//!   session's ProjectActor. A probe still running makes the tick a no-op.
+//!   session's ProjectActor. A probe still running makes the tick a no-op, and so does a boot
+//!   reconcile in progress (it probes and decides every live session itself first).
 //! * `Prune`: sent every `prune_interval` (1 h); asks the LifecycleReducer to run
 //!   `prune_change_log` (data-model.md §7) in a tracked task.
 //! * `Fault` (tests / `fault-injection` only): panics inside the handler.
@@ -16,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ao_adapters::{Probe, ProbeTarget};
@@ -141,8 +143,13 @@ impl Actor for Reaper {
     }
 }
 
-/// One probe round (sessions.md §14 steps 1–4).
+/// One probe round (sessions.md §14 steps 1–4). Skipped while boot reconcile runs: reconcile
+/// probes and decides every live session itself first.
 pub(crate) async fn probe_sessions(svc: &SessionServices) {
+    if svc.reconciling.load(Ordering::SeqCst) {
+        tracing::debug!("reaper: boot reconcile is running; probe skipped");
+        return;
+    }
     let at = Instant::now();
     let rows = match svc
         .sessions(SessionFilter {

@@ -9,7 +9,8 @@
 //!
 //! Session writes (data-model.md §6, sessions.md §13): [`ReducerHandle`] has one typed method
 //! per session write operation of the `Writer` — `insert_seed`, `delete_seed`,
-//! `set_workspace`, `mark_spawned`, `apply_activity`, `set_agent_session_id`,
+//! `set_workspace`, `mark_spawned`, `apply_activity`, `apply_spooled_activity` (the boot
+//! replay of the hook spool), `set_agent_session_id`,
 //! `mark_terminated`, `clear_runtime`, `clear_workspace`, `rename`, `set_branch`,
 //! `record_relaunch` — each one `Write` message, i.e. one transaction, mapping the store's
 //! answer to a [`CommandError`] (`NotFound` → `SESSION_NOT_FOUND`, a second live orchestrator
@@ -378,8 +379,26 @@ impl ReducerHandle {
         .await
     }
 
-    /// `set_agent_session_id` (activity signals carry it through `apply_activity`; the boot
-    /// spool replay of the follow-up task uses this one).
+    /// `apply_spooled_activity`: one line of the hook spool replayed at boot (sessions.md
+    /// §12.1). `true` when anything was written; an unknown or terminated session, or a
+    /// signal older than the stored `activity_last_at`, writes nothing and is not an error.
+    pub(crate) async fn apply_spooled_activity(
+        &self,
+        id: &SessionId,
+        state: Option<ActivityState>,
+        agent_session_id: Option<String>,
+        at: String,
+        timeout: Duration,
+    ) -> Result<bool, CommandError> {
+        let key = id.clone();
+        self.session_write("apply_spooled_activity", id, timeout, move |w| {
+            w.apply_spooled_activity(&key, state, agent_session_id.as_deref(), &at)
+        })
+        .await
+    }
+
+    /// `set_agent_session_id` (activity signals carry it through `apply_activity`, spooled
+    /// ones through `apply_spooled_activity`).
     #[allow(dead_code)]
     pub(crate) async fn set_agent_session_id(
         &self,

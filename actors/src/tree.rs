@@ -18,6 +18,7 @@ use crate::config::ActorsConfig;
 use crate::error::ActorsError;
 use crate::events::EventsHub;
 use crate::handle::ProjectsHandle;
+use crate::reconcile::ReconcileReport;
 use crate::reducer::WriterSlot;
 use crate::registry::Registry;
 use crate::root::{Root, RootMsg, TreeCtx};
@@ -104,32 +105,14 @@ pub async fn spawn_tree(
     })
 }
 
-/// What boot reconcile did (sessions.md §17). Empty until reconcile is implemented.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReconcileReport {
-    /// Sessions adopted as they are (`alive` / `unknown`).
-    pub adopted: Vec<ao_protocol::SessionId>,
-    /// Sessions relaunched in place.
-    pub relaunched: Vec<ao_protocol::SessionId>,
-    /// Sessions terminated (exited, interrupted spawns, not resumable).
-    pub terminated: Vec<ao_protocol::SessionId>,
-    /// Seed rows deleted.
-    pub deleted_seeds: Vec<ao_protocol::SessionId>,
-    /// Orphan runtime sessions destroyed.
-    pub orphans_destroyed: Vec<String>,
-}
-
 impl ActorTree {
-    /// Boot reconcile (hook-spool replay, then sessions.md §17 a–f). The daemon calls it after
-    /// starting the tree and before readiness becomes `ready`.
-    ///
-    /// **Seam:** spool replay and reconcile are a follow-up task; this does nothing yet and
-    /// returns an empty report. Until then, the Reaper's first ticks handle what reconcile
-    /// would: an exited agent is marked terminated, a vanished runtime is relaunched in place
-    /// (within the budget), and live sessions get their actors from their ProjectActors.
-    #[allow(clippy::unused_async)]
+    /// Boot reconcile: the hook-spool replay (sessions.md §12.1), then §17 a–f (see
+    /// [`crate::reconcile`]). The daemon calls it after starting the tree and before readiness
+    /// becomes `ready`. Best-effort: per-session failures are logged and listed in the report;
+    /// only an unreadable session table is an error. Running it twice in a row changes
+    /// nothing the second time.
     pub async fn reconcile(&self) -> Result<ReconcileReport, ActorsError> {
-        Ok(ReconcileReport::default())
+        crate::reconcile::run(&self.ctx.svc, &self.sessions).await
     }
 
     /// Becomes `Some(reason)` when the tree gave up (a child of Root exceeded its restart

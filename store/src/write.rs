@@ -508,6 +508,107 @@ impl Writer {
         })
     }
 
+    /// Applies one signal replayed from the hook spool at boot (sessions.md §12.1), stamped
+    /// with the time `at` the hook fired. Returns whether anything was written.
+    ///
+    /// * An unknown or terminated session, or an `at` that is not RFC 3339, writes nothing.
+    /// * `agent_session_id`, when given (non-empty) and different, is stored: the latest line
+    ///   wins, as for a live signal.
+    /// * The activity part is applied only when `at` is later than the stored
+    ///   `activity_last_at`, so an older spooled signal never overwrites a newer fact. Then it
+    ///   follows §13.1 steps 4–6 with `at` in place of "now": no state → stamp
+    ///   `first_signal_at` if NULL; the stored state with a signal already seen → no write;
+    ///   otherwise the state with `activity_last_at = at` and `first_signal_at` stamped with
+    ///   `at` if NULL; `exited` also terminates the session (`agent_exited`,
+    ///   `terminated_at = at`). `updated_at` is the time of this write.
+    ///
+    /// The change-log rows are the ones [`Writer::apply_activity`] produces for the same
+    /// change.
+    pub fn apply_spooled_activity(
+        &mut self,
+        id: &SessionId,
+        state: Option<ActivityState>,
+        agent_session_id: Option<&str>,
+        at: &str,
+    ) -> Result<Written<bool>, StoreError> {
+        let Some(at) = time::parse(at).map(time::format) else {
+            return Ok(Written {
+                value: false,
+                events: 0,
+            });
+        };
+        self.write(|tx| {
+            let row = match load_session(tx, id) {
+                Ok(row) => row,
+                Err(StoreError::NotFound) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            if row.is_terminated {
+                return Ok(false);
+            }
+            let now = time::now();
+            let mut changed = false;
+            if let Some(agent) = agent_session_id.filter(|a| !a.is_empty())
+                && agent != row.agent_session_id
+            {
+                tx.execute(
+                    "UPDATE sessions SET agent_session_id = ?1, updated_at = ?2 WHERE id = ?3",
+                    (agent, &now, id.as_str()),
+                )
+                .db()?;
+                changed = true;
+            }
+            let newer = match time::parse(&row.activity_last_at) {
+                Some(stored) => time::parse(&at).is_some_and(|at| at > stored),
+                None => true,
+            };
+            if !newer {
+                return Ok(changed);
+            }
+            match state {
+                None => {
+                    if row.first_signal_at.is_none() {
+                        tx.execute(
+                            "UPDATE sessions SET first_signal_at = ?1, updated_at = ?2 \
+                             WHERE id = ?3",
+                            (&at, &now, id.as_str()),
+                        )
+                        .db()?;
+                        changed = true;
+                    }
+                }
+                Some(s) if s == row.activity_state && row.first_signal_at.is_some() => {}
+                Some(ActivityState::Exited) => {
+                    tx.execute(
+                        "UPDATE sessions SET activity_state = 'exited', activity_last_at = :at, \
+                         first_signal_at = COALESCE(first_signal_at, :at), is_terminated = 1, \
+                         terminated_at = :at, terminated_reason = 'agent_exited', \
+                         updated_at = :now WHERE id = :id",
+                        named_params! { ":at": at, ":now": now, ":id": id.as_str() },
+                    )
+                    .db()?;
+                    changed = true;
+                }
+                Some(s) => {
+                    tx.execute(
+                        "UPDATE sessions SET activity_state = :state, activity_last_at = :at, \
+                         first_signal_at = COALESCE(first_signal_at, :at), updated_at = :now \
+                         WHERE id = :id",
+                        named_params! {
+                            ":state": s.as_str(),
+                            ":at": at,
+                            ":now": now,
+                            ":id": id.as_str(),
+                        },
+                    )
+                    .db()?;
+                    changed = true;
+                }
+            }
+            Ok(changed)
+        })
+    }
+
     /// Stores the agent-native conversation id. Returns whether it changed (an equal value
     /// writes nothing). Absent → [`StoreError::NotFound`].
     pub fn set_agent_session_id(
@@ -1348,6 +1449,155 @@ mod tests {
             db.writer.apply_activity(&sid("demo-9"), None, None),
             Err(StoreError::NotFound)
         );
+    }
+
+    #[test]
+    fn spooled_activity_applies_only_newer_signals() {
+        let mut db = TestDb::open();
+        db.add_project("demo");
+        let s = db.add_seed("demo", SessionKind::Worker);
+        let get = |db: &TestDb| db.reader.get_session(&s.id).expect("get").expect("row");
+        let t0 = time::parse(&s.activity_last_at).expect("stored timestamp");
+        let at = |ms: i64| time::format(t0 + Duration::milliseconds(ms));
+
+        // Older than the stored activity_last_at: the state is ignored, nothing is written.
+        let head = db.head();
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, Some(A::Active), None, &at(-60_000))
+            .expect("older");
+        assert_eq!(
+            w,
+            Written {
+                value: false,
+                events: 0
+            }
+        );
+        assert_eq!(get(&db), s);
+
+        // The agent id is taken whatever the time (latest line wins), without an event.
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, Some(A::Active), Some("conv-1"), &at(-30_000))
+            .expect("agent id");
+        assert!(w.value);
+        assert_eq!(w.events, 0);
+        let r = get(&db);
+        assert_eq!(r.agent_session_id, "conv-1");
+        assert_eq!(r.activity_state, A::Idle);
+        assert_eq!(r.first_signal_at, None);
+
+        // Newer: the state, activity_last_at and first_signal_at all take `at`; one event,
+        // like apply_activity's.
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, Some(A::Active), None, &at(1_000))
+            .expect("newer");
+        assert_eq!(
+            w,
+            Written {
+                value: true,
+                events: 1
+            }
+        );
+        let r = get(&db);
+        assert_eq!(r.activity_state, A::Active);
+        assert_eq!(r.activity_last_at, at(1_000));
+        assert_eq!(r.first_signal_at, Some(at(1_000)));
+        let events = db.changes_after(head);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type.as_str(), "session_updated");
+        assert_eq!(events[0].payload["activity"], json!("active"));
+        assert_eq!(events[0].payload["hasSignal"], json!(true));
+
+        // A signal older than the one just applied never overwrites it.
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, Some(A::Idle), None, &at(500))
+            .expect("older than the last");
+        assert!(!w.value);
+        assert_eq!(get(&db), r);
+        // Same state, signal seen: no write. No state, signal seen: no write.
+        for state in [Some(A::Active), None] {
+            let w = db
+                .writer
+                .apply_spooled_activity(&s.id, state, Some("conv-1"), &at(1_500))
+                .expect("no-op");
+            assert!(!w.value, "{state:?}");
+            assert_eq!(get(&db), r);
+        }
+
+        // Any RFC 3339 spelling is accepted and stored normalised.
+        let offset = (t0 + Duration::milliseconds(2_000))
+            .with_timezone(&chrono::FixedOffset::east_opt(3600).expect("offset"))
+            .to_rfc3339();
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, Some(A::WaitingInput), None, &offset)
+            .expect("offset");
+        assert!(w.value);
+        assert_eq!(get(&db).activity_last_at, at(2_000));
+
+        // exited terminates at `at` with agent_exited.
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, Some(A::Exited), Some("conv-2"), &at(3_000))
+            .expect("exited");
+        assert_eq!(
+            w,
+            Written {
+                value: true,
+                events: 1
+            }
+        );
+        let r = get(&db);
+        assert!(r.is_terminated);
+        assert_eq!(r.activity_state, A::Exited);
+        assert_eq!(r.terminated_reason, Some(TerminatedReason::AgentExited));
+        assert_eq!(r.terminated_at, Some(at(3_000)));
+        assert_eq!(r.activity_last_at, at(3_000));
+        assert_eq!(r.exit_code, None);
+        assert_eq!(r.agent_session_id, "conv-2");
+
+        // Terminated, unknown, or an unreadable time: nothing is written, no error.
+        let head = db.head();
+        for (id, when) in [
+            (&s.id, at(9_000)),
+            (&sid("demo-9"), at(9_000)),
+            (&s.id, "yesterday".to_string()),
+        ] {
+            let w = db
+                .writer
+                .apply_spooled_activity(id, Some(A::Active), Some("conv-3"), &when)
+                .expect("no write");
+            assert!(!w.value);
+        }
+        assert_eq!(get(&db), r);
+        assert_eq!(db.head(), head);
+    }
+
+    #[test]
+    fn a_spooled_stateless_signal_stamps_the_first_signal() {
+        let mut db = TestDb::open();
+        db.add_project("demo");
+        let s = db.add_seed("demo", SessionKind::Worker);
+        let t0 = time::parse(&s.activity_last_at).expect("stored timestamp");
+        let at = time::format(t0 + Duration::milliseconds(10));
+        let w = db
+            .writer
+            .apply_spooled_activity(&s.id, None, None, &at)
+            .expect("stamp");
+        assert_eq!(
+            w,
+            Written {
+                value: true,
+                events: 1
+            }
+        );
+        let r = db.reader.get_session(&s.id).expect("get").expect("row");
+        assert_eq!(r.first_signal_at, Some(at));
+        assert_eq!(r.activity_last_at, s.activity_last_at);
+        assert_eq!(r.activity_state, A::Idle);
     }
 
     // ---- retention ----

@@ -9,6 +9,15 @@
 //! * `Observe { probe, at }`: a Reaper observation (§13.2).
 //! * `CheckStop`: stop now if the session is terminated and nothing is pending (sent by the
 //!   ProjectActor after starting an actor for a terminated session without a command).
+//! * `Reload`: re-read the row (its state changed behind the actor's back: the boot replay of
+//!   the hook spool); stop if it is over.
+//! * `Command(Reconcile { probe })`: boot reconcile (sessions.md §17 b, d). It first cancels
+//!   whatever the Reaper's missing streak had started (streak, scheduled relaunch) and makes
+//!   older observations stale; then `alive`/`unknown` adopt, `exited` terminates
+//!   (`agent_exited`, runtime and worktree kept), and `missing` queues a boot relaunch (a
+//!   lifecycle operation that re-probes, then relaunches in place and counts against the
+//!   relaunch budget). While it runs, Reaper observations are ignored, so the two never
+//!   relaunch the same session twice.
 //! * internal: `OpDone` (a lifecycle task finished), `Delivered` (a delivery task finished),
 //!   `Timer` (confirmation, retry, hook-less gap, relaunch, first prompt; all via
 //!   `send_after`, stale ones recognised by sequence numbers).
@@ -37,8 +46,8 @@ use super::ops::{self, Launched};
 use super::outbox::{ConfirmAction, Outbox};
 use super::validate::SpawnPlan;
 use super::{
-    ActivityReply, CleanupResult, CmdReply, MAX_QUEUED_OPS, RollbackOutcome, SessionCmd,
-    SessionServices,
+    ActivityReply, CleanupResult, CmdReply, MAX_QUEUED_OPS, Reconciled, RollbackOutcome,
+    SessionCmd, SessionServices,
 };
 use crate::error::CommandError;
 use crate::projects::Reply;
@@ -56,6 +65,8 @@ pub(crate) enum SessionMsg {
     Observe { probe: Probe, at: Instant },
     /// Stop if there is nothing to do for a terminated session.
     CheckStop,
+    /// Re-read the row (it was changed by someone else: the spool replay).
+    Reload,
     /// Internal: a lifecycle task finished.
     OpDone(OpResult),
     /// Internal: a delivery task finished.
@@ -88,12 +99,17 @@ enum Op {
     Rollback,
     Cleanup,
     Relaunch,
+    /// Boot reconcile's relaunch of a runtime the batch probe saw missing.
+    BootRelaunch,
 }
 
 impl Op {
     /// Whether an immediate send must wait for this operation.
     fn holds_sends(&self) -> bool {
-        matches!(self, Op::Spawn(_) | Op::Restore | Op::Relaunch)
+        matches!(
+            self,
+            Op::Spawn(_) | Op::Restore | Op::Relaunch | Op::BootRelaunch
+        )
     }
 }
 
@@ -105,6 +121,7 @@ pub(crate) enum OpResult {
     RolledBack(Result<RollbackOutcome, CommandError>),
     Cleanup(Result<CleanupResult, CommandError>),
     Relaunched(Result<Option<Launched>, CommandError>),
+    BootRelaunched(Result<ops::BootRelaunch, CommandError>),
 }
 
 struct Pending {
@@ -115,6 +132,12 @@ struct Pending {
 struct Running {
     holds_sends: bool,
     reply: Option<Reply<CmdReply>>,
+}
+
+/// An activity signal held back until the launch in flight is recorded.
+struct HeldSignal {
+    signal: Option<ActivityState>,
+    agent_session_id: Option<String>,
 }
 
 pub(crate) struct SessionActor;
@@ -132,6 +155,8 @@ pub(crate) struct SessionState {
     running: Option<Running>,
     queue: VecDeque<Pending>,
     waiting_sends: Vec<(String, Reply<CmdReply>)>,
+    /// Activity signals that arrived while a launch (spawn, restore, relaunch) was in flight.
+    held_signals: Vec<HeldSignal>,
     outbox: Outbox,
     last_delivery: Option<Instant>,
     hookless_timer: bool,
@@ -202,6 +227,7 @@ impl Actor for SessionActor {
             running: None,
             queue: VecDeque::new(),
             waiting_sends: Vec::new(),
+            held_signals: Vec::new(),
             outbox: Outbox::default(),
             last_delivery: None,
             hookless_timer: false,
@@ -244,6 +270,7 @@ impl Actor for SessionActor {
             SessionMsg::Command(cmd, reply) => command(&myself, state, cmd, reply).await,
             SessionMsg::Observe { probe, at } => observe(&myself, state, probe, at).await,
             SessionMsg::CheckStop => {}
+            SessionMsg::Reload => state.reload().await,
             SessionMsg::OpDone(result) => op_done(&myself, state, result).await,
             SessionMsg::Delivered { seq, result } => delivered(&myself, state, seq, result),
             SessionMsg::Timer(timer) => on_timer(&myself, state, timer),
@@ -326,6 +353,7 @@ fn start_next(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
             Op::Rollback => OpResult::RolledBack(ops::rollback(&svc, &id).await),
             Op::Cleanup => OpResult::Cleanup(ops::cleanup_one(&svc, &id).await),
             Op::Relaunch => OpResult::Relaunched(ops::relaunch(&svc, &id).await),
+            Op::BootRelaunch => OpResult::BootRelaunched(ops::relaunch_if_missing(&svc, &id).await),
         };
         if let Err(ractor::MessagingErr::SendErr(SessionMsg::OpDone(result))) =
             me.cast(SessionMsg::OpDone(result))
@@ -368,6 +396,56 @@ async fn command(
             agent_session_id,
             event,
         } => activity(myself, state, signal, agent_session_id, event, reply).await,
+        SessionCmd::Reconcile { probe } => reconcile(myself, state, probe, reply).await,
+    }
+}
+
+/// Boot reconcile of this session (sessions.md §17 b, d; see the module doc).
+async fn reconcile(
+    myself: &ActorRef<SessionMsg>,
+    state: &mut SessionState,
+    probe: Probe,
+    reply: Reply<CmdReply>,
+) {
+    let done = |reply: Reply<CmdReply>, r: Reconciled| {
+        let _ = reply.send(Ok(CmdReply::Reconciled(r)));
+    };
+    // Whatever the Reaper's streak started is superseded by this probe.
+    state.missing_since = None;
+    state.relaunch_pending = false;
+    state.last_op_done = Instant::now();
+    state.reload().await;
+    if !state.is_live() {
+        return done(reply, Reconciled::NotLive);
+    }
+    if state.running.is_some() {
+        // An operation is already deciding this session's fate.
+        return done(reply, Reconciled::Adopted);
+    }
+    match probe {
+        Probe::Alive | Probe::Unknown => done(reply, Reconciled::Adopted),
+        Probe::Exited(code) => {
+            tracing::info!(session = %state.id, ?code, "the agent exited while the daemon was down");
+            let svc = Arc::clone(&state.svc);
+            let marked = svc
+                .reducer
+                .mark_terminated(
+                    &state.id,
+                    TerminatedReason::AgentExited,
+                    code.map(i64::from),
+                    svc.timeouts.short,
+                )
+                .await;
+            state.reload().await;
+            let _ = reply.send(marked.map(|_| {
+                CmdReply::Reconciled(if state.is_live() {
+                    Reconciled::Adopted
+                } else {
+                    Reconciled::Terminated
+                })
+            }));
+        }
+        Probe::Missing => enqueue(myself, state, Op::BootRelaunch, Some(reply)),
     }
 }
 
@@ -641,6 +719,37 @@ async fn activity(
     reply: Reply<CmdReply>,
 ) {
     tracing::debug!(session = %state.id, ?signal, event = event.as_deref().unwrap_or(""), "activity signal");
+    if state.running.as_ref().is_some_and(|r| r.holds_sends) {
+        // A launch is in flight. The new agent may signal before the launch is recorded, and
+        // `mark_spawned` / `record_relaunch` (which reset the activity facts of the previous
+        // run) would then erase the signal — or, during a restore, the row is still terminated
+        // and would refuse it. Hold it and apply it, in order, once the launch is recorded.
+        let current = state
+            .row
+            .as_ref()
+            .map_or(ActivityState::Idle, |r| r.activity_state);
+        state.held_signals.push(HeldSignal {
+            signal,
+            agent_session_id,
+        });
+        let _ = reply.send(Ok(CmdReply::Activity(ActivityReply {
+            state: current,
+            changed: false,
+        })));
+        return;
+    }
+    let result = apply_signal(myself, state, signal, agent_session_id).await;
+    let _ = reply.send(result.map(CmdReply::Activity));
+}
+
+/// Applies one activity signal through the reducer (§13.1) and reacts to it: reload, outbox
+/// triggers on the idle edge, first-prompt delivery.
+async fn apply_signal(
+    myself: &ActorRef<SessionMsg>,
+    state: &mut SessionState,
+    signal: Option<ActivityState>,
+    agent_session_id: Option<String>,
+) -> Result<ActivityReply, CommandError> {
     let outcome = state
         .svc
         .reducer
@@ -657,20 +766,19 @@ async fn activity(
             if e.code() == ErrorCode::SessionNotFound {
                 state.row = None;
             }
-            let _ = reply.send(Err(e));
-            return;
+            return Err(e);
         }
     };
-    let _ = reply.send(Ok(CmdReply::Activity(ActivityReply {
+    let reply = ActivityReply {
         state: outcome.new,
         changed: outcome.changed,
-    })));
+    };
     if outcome.changed {
         state.reload().await;
     }
     if !state.is_live() {
         state.outbox.clear();
-        return;
+        return Ok(reply);
     }
     if state.first_prompt.is_some() {
         deliver_first_prompt(myself, state);
@@ -680,6 +788,24 @@ async fn activity(
     }
     if outcome.prev != ActivityState::Idle && outcome.new == ActivityState::Idle {
         try_deliver(myself, state);
+    }
+    Ok(reply)
+}
+
+/// Applies the signals held during a launch, in arrival order, when the session is live after
+/// it; drops them when the launch failed.
+async fn apply_held_signals(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
+    let held = std::mem::take(&mut state.held_signals);
+    if !state.is_live() {
+        if !held.is_empty() {
+            tracing::debug!(session = %state.id, count = held.len(), "dropping signals of a failed launch");
+        }
+        return;
+    }
+    for h in held {
+        if let Err(e) = apply_signal(myself, state, h.signal, h.agent_session_id).await {
+            tracing::warn!(session = %state.id, error = %e, "a held activity signal could not be applied");
+        }
     }
 }
 
@@ -858,10 +984,30 @@ async fn op_done(myself: &ActorRef<SessionMsg>, state: &mut SessionState, result
                 Err(e) => tracing::warn!(session = %id, error = %e, "relaunch failed"),
             }
         }
+        OpResult::BootRelaunched(r) => {
+            state.missing_since = None;
+            if let Err(e) = &r {
+                tracing::warn!(session = %id, error = %e, "boot relaunch failed");
+            }
+            let r = r.map(|outcome| {
+                CmdReply::Reconciled(match outcome {
+                    ops::BootRelaunch::Present => Reconciled::Adopted,
+                    ops::BootRelaunch::Relaunched(l) => {
+                        state.relaunches.push_back(Instant::now());
+                        launched = Some(l);
+                        Reconciled::Relaunched
+                    }
+                    ops::BootRelaunch::Terminated => Reconciled::Terminated,
+                    ops::BootRelaunch::NotLive => Reconciled::NotLive,
+                })
+            });
+            reply_with(reply, r);
+        }
     }
     if let Some(l) = launched {
         arm_first_prompt(myself, state, l);
     }
+    apply_held_signals(myself, state).await;
     start_next(myself, state);
     if !state.running.as_ref().is_some_and(|r| r.holds_sends) {
         for (message, reply) in std::mem::take(&mut state.waiting_sends) {

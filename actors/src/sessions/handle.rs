@@ -25,7 +25,7 @@ use ractor::{Actor, MessagingErr};
 
 use super::actor::{SessionActor, SessionArgs, SessionMsg};
 use super::{
-    ActivityReply, CleanupOutcome, CleanupResult, CmdReply, REASON_TEARDOWN_FAILED,
+    ActivityReply, CleanupOutcome, CleanupResult, CmdReply, REASON_TEARDOWN_FAILED, Reconciled,
     RollbackOutcome, SessionCmd, SessionServices, SpawnCommand,
 };
 use crate::error::CommandError;
@@ -302,6 +302,24 @@ impl SessionsHandle {
         match self.session_call(&id, cmd, self.short()).await? {
             CmdReply::Activity(r) => Ok(r),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Boot reconcile of one live session (sessions.md §17 b, d) with what the batch probe
+    /// saw; a relaunch is a lifecycle operation, so this uses the long bound.
+    pub(crate) async fn reconcile_session(
+        &self,
+        id: SessionId,
+        probe: ao_adapters::Probe,
+    ) -> Result<Reconciled, CommandError> {
+        match self
+            .session_call(&id, SessionCmd::Reconcile { probe }, self.long())
+            .await
+        {
+            Ok(CmdReply::Reconciled(r)) => Ok(r),
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) if e.code() == ErrorCode::SessionNotFound => Ok(Reconciled::NotLive),
+            Err(e) => Err(e),
         }
     }
 

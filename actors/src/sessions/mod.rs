@@ -12,8 +12,8 @@
 //! * `validate`: spawn validation (http-api.md §7.2 steps 5–9), run by the ProjectActor
 //!   before any durable write.
 //! * `ops`: the lifecycle operations (spawn §3 with rollback T, kill §4, restore §5,
-//!   rollback §6, per-session cleanup §7, in-place relaunch §13.2) as plain async functions
-//!   run in tracked tasks.
+//!   rollback §6, per-session cleanup §7, in-place relaunch §13.2 / §17 d) as plain async
+//!   functions run in tracked tasks.
 //! * `actor`: the SessionActor (FIFO of lifecycle operations, outbox and delivery §9,
 //!   activity §13.1, runtime observations §13.2).
 //! * `outbox`: the pure outbox bookkeeping.
@@ -116,6 +116,25 @@ pub(crate) enum SessionCmd {
         agent_session_id: Option<String>,
         event: Option<String>,
     },
+    /// Boot reconcile of a live session (sessions.md §17 b, d) with what the batch probe saw:
+    /// `alive`/`unknown` adopt, `exited` terminates (`agent_exited`), `missing` relaunches in
+    /// place (a lifecycle operation, after re-checking that the runtime is still missing).
+    Reconcile {
+        probe: ao_adapters::Probe,
+    },
+}
+
+/// What boot reconcile did with one session (sessions.md §17 b, d).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reconciled {
+    /// Left running as it is.
+    Adopted,
+    /// The runtime had vanished; relaunched in place.
+    Relaunched,
+    /// Terminated: the agent had exited, or it could not be relaunched (`runtime_missing`).
+    Terminated,
+    /// The session was no longer live (or no longer exists).
+    NotLive,
 }
 
 /// What one session's cleanup did.
@@ -137,4 +156,5 @@ pub(crate) enum CmdReply {
     Cleanup(CleanupResult),
     Sent(Delivery),
     Activity(ActivityReply),
+    Reconciled(Reconciled),
 }

@@ -6,7 +6,8 @@
 //!   uninstall the hooks, safe-destroy the workspace, `mark_terminated(spawn_failed)`).
 //! * [`kill`]: §4. [`restore`]: §5. [`rollback`]: §6. [`cleanup_one`]: one session of §7.
 //! * [`relaunch`]: the in-place relaunch of §13.2 / §17 d (restore-like, without marking
-//!   terminated first; `record_relaunch` instead of `mark_spawned`).
+//!   terminated first; `record_relaunch` instead of `mark_spawned`); boot reconcile reaches
+//!   it through [`relaunch_if_missing`], which re-probes first.
 //!
 //! Invariants:
 //! * A worktree is only ever removed with the workspace's safe destroy (never forced), and not
@@ -420,11 +421,7 @@ async fn free_workspace(
         return Freed::Failed(format!("project of session {id} not found"));
     };
     let repo = PathBuf::from(&project.path);
-    let destroyed = {
-        let _repo_lock = svc.lock_repo(&repo).await;
-        svc.workspace.destroy(&repo, Path::new(path)).await
-    };
-    match destroyed {
+    match svc.workspace.destroy(&repo, Path::new(path)).await {
         Ok(()) => match svc.reducer.clear_workspace(id, short).await {
             Ok(_) => {
                 remove_session_dir(svc, id);
@@ -438,7 +435,7 @@ async fn free_workspace(
 }
 
 /// Destroys a runtime session by name; on success `clear_runtime` when `clear`.
-async fn destroy_runtime(
+pub(crate) async fn destroy_runtime(
     svc: &SessionServices,
     id: &SessionId,
     runtime: &dyn Runtime,
@@ -551,11 +548,11 @@ pub(crate) async fn spawn(
             has_origin: !project.repo_origin_url.is_empty(),
             pr_head_ref: None,
         };
-        let created = {
-            let _repo_lock = svc.lock_repo(&req.repo).await;
-            svc.workspace.create(&req).await
-        }
-        .map_err(|e| workspace_error(&e))?;
+        let created = svc
+            .workspace
+            .create(&req)
+            .await
+            .map_err(|e| workspace_error(&e))?;
         Ok::<_, CommandError>((runtime, created.path))
     }
     .await;
@@ -810,12 +807,12 @@ async fn relaunch_core(
         has_origin: !project.repo_origin_url.is_empty(),
         pr_head_ref: None,
     };
-    let path = {
-        let _repo_lock = svc.lock_repo(&req.repo).await;
-        svc.workspace.restore(&req).await
-    }
-    .map_err(|e| workspace_error(&e))?
-    .path;
+    let path = svc
+        .workspace
+        .restore(&req)
+        .await
+        .map_err(|e| workspace_error(&e))?
+        .path;
     // 5. Hooks, pre-launch, the current system prompt.
     let prompt = Some(row.prompt.clone()).filter(|p| !p.is_empty());
     let command = (harness == Harness::Command)
@@ -990,28 +987,56 @@ pub(crate) async fn relaunch(
     Ok(Some(launched))
 }
 
-/// One extra `Enter` key for an unconfirmed delivery (§9.4). The runtime port has no
-/// "key only" primitive yet, so this runs the tmux command of adapters.md §2.3 step 4 on the
-/// daemon's private server.
+/// What the boot relaunch of a session found and did (sessions.md §17 d).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BootRelaunch {
+    /// The runtime is there after all (or cannot be probed): nothing was done.
+    Present,
+    /// Relaunched in place (`record_relaunch`).
+    Relaunched(Launched),
+    /// It could not resume and had no stored prompt: `runtime_missing`.
+    Terminated,
+    /// The session is terminated (or gone) by now.
+    NotLive,
+}
+
+/// Boot reconcile's relaunch of a session the batch probe saw `missing` (§17 d): probes the
+/// runtime once more (so a relaunch that raced this one is never repeated), then runs the
+/// in-place [`relaunch`].
+pub(crate) async fn relaunch_if_missing(
+    svc: &SessionServices,
+    id: &SessionId,
+) -> Result<BootRelaunch, CommandError> {
+    let Some(row) = svc.session(id).await?.filter(|r| !r.is_terminated) else {
+        return Ok(BootRelaunch::NotLive);
+    };
+    if !row.runtime_handle_id.is_empty()
+        && let Some(runtime) = svc.runtime(row.runtime)
+    {
+        let probe = runtime
+            .probe_one(&ao_adapters::ProbeTarget {
+                name: row.runtime_handle_id.clone(),
+                session_id: row.id.clone(),
+            })
+            .await;
+        if probe != ao_adapters::Probe::Missing {
+            return Ok(BootRelaunch::Present);
+        }
+    }
+    Ok(match relaunch(svc, id).await? {
+        Some(launched) => BootRelaunch::Relaunched(launched),
+        None => BootRelaunch::Terminated,
+    })
+}
+
+/// One extra `Enter` key for an unconfirmed delivery (§9.4), through the session's runtime.
 pub(crate) async fn press_enter(
     svc: &SessionServices,
     kind: ao_protocol::RuntimeKind,
     name: &str,
 ) -> Result<(), String> {
-    if kind != ao_protocol::RuntimeKind::Tmux {
-        return Err(format!("runtime {kind} has no key primitive"));
-    }
-    let cmd = Cmd::new("tmux")
-        .arg("-L")
-        .arg(&svc.tmux_socket)
-        .arg("-f")
-        .arg(svc.home.join("tmux.conf"))
-        .args(["send-keys", "-t", &format!("={name}:"), "Enter"])
-        .timeout(std::time::Duration::from_secs(5));
-    process::run(&cmd)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let runtime = svc.runtime_or_err(kind).map_err(|e| e.to_string())?;
+    runtime.send_enter(name).await.map_err(|e| e.to_string())
 }
 
 /// Delivers `text` to the session's runtime (sessions.md §9.1).

@@ -3,18 +3,17 @@
 //! It holds the read pool, the typed reducer handle, the registry, the adapters (runtimes by
 //! kind, the workspace, the agent binary resolver), the daemon's paths and environment, and
 //! the timings. Actors, tasks and handles keep an `Arc` of it; nothing in it is mutable except
-//! the resolver's cache.
+//! the resolver's cache and the `reconciling` flag (set while boot reconcile runs).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use ao_adapters::agent::BinaryResolver;
 use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
 use ao_protocol::{ProjectId, RuntimeKind, SessionId};
 use ao_store::{ProjectRow, ReadPool, SessionRow, StoreError};
-use dashmap::DashMap;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::cdc::blocking;
 use crate::config::{ActorsConfig, CallTimeouts, SessionTimings};
@@ -39,10 +38,9 @@ pub(crate) struct SessionServices {
     pub(crate) runtimes: Vec<Arc<dyn Runtime>>,
     pub(crate) workspace: Arc<dyn Workspace>,
     pub(crate) binaries: Arc<BinaryResolver>,
-    /// One lock per repository: `git worktree add/remove/prune` of one repository must not
-    /// run concurrently (git reads the other worktrees' admin directories while it adds one,
-    /// and `prune` may remove a half-created one).
-    worktree_locks: DashMap<PathBuf, Arc<Mutex<()>>>,
+    /// Boot reconcile is running: the Reaper skips its probes meanwhile (sessions.md §17 runs
+    /// before the Reaper may act on what it sees).
+    pub(crate) reconciling: AtomicBool,
 }
 
 impl SessionServices {
@@ -89,7 +87,7 @@ impl SessionServices {
             runtimes,
             workspace,
             binaries: Arc::new(BinaryResolver::new(user_home)),
-            worktree_locks: DashMap::new(),
+            reconciling: AtomicBool::new(false),
         })
     }
 
@@ -109,18 +107,6 @@ impl SessionServices {
                 format!("runtime {kind} is not supported yet"),
             )
         })
-    }
-
-    /// Serialises the worktree mutations of the repository `repo` (held across one workspace
-    /// create, restore or destroy).
-    pub(crate) async fn lock_repo(&self, repo: &std::path::Path) -> OwnedMutexGuard<()> {
-        let lock = Arc::clone(
-            self.worktree_locks
-                .entry(repo.to_path_buf())
-                .or_default()
-                .value(),
-        );
-        lock.lock_owned().await
     }
 
     /// `<AO_DATA_DIR>/sessions/<id>`.

@@ -183,6 +183,10 @@ pub trait Runtime: Send + Sync {
     /// text is sanitised with [`sanitize_for_terminal`] first.
     fn send<'a>(&'a self, name: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
+    /// Presses Enter once in the session, sending no text: the extra Enter of an unconfirmed
+    /// delivery (sessions.md §9.4). `send` ends with the same key press.
+    fn send_enter<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
     /// The command a client `exec`s to attach to the session.
     fn attach(&self, name: &str) -> AttachSpec;
 

@@ -350,7 +350,15 @@ impl Tmux {
             return Err(e.into());
         }
         tokio::time::sleep(PASTE_SETTLE).await;
-        let enter = self.cmd().args(["send-keys", "-t", &target, "Enter"]);
+        self.send_enter(name).await
+    }
+
+    /// Presses Enter once: `T send-keys -t =<name>: Enter` (the last step of [`Tmux::send`],
+    /// and the extra Enter of an unconfirmed delivery, sessions.md §9.4).
+    pub async fn send_enter(&self, name: &str) -> Result<(), RuntimeError> {
+        let enter = self
+            .cmd()
+            .args(["send-keys", "-t", &format!("={name}:"), "Enter"]);
         process::run(&enter).await?;
         Ok(())
     }
@@ -438,6 +446,10 @@ impl Runtime for Tmux {
 
     fn send<'a>(&'a self, name: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
         Box::pin(Tmux::send(self, name, text))
+    }
+
+    fn send_enter<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(Tmux::send_enter(self, name))
     }
 
     fn attach(&self, name: &str) -> AttachSpec {

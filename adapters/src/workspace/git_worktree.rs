@@ -11,9 +11,18 @@
 //! * A registration whose directory vanished (`prunable`) and that stands in the way (same
 //!   path, or holding the branch) is pruned with `git worktree prune` before deciding, so a
 //!   deleted worktree directory can be re-added.
+//! * Create, restore and destroy of one repository never overlap: each holds that
+//!   repository's lock ([`lock_repo`], keyed by the canonical repository path and shared by
+//!   every `GitWorktree` of the process) across its whole git command sequence, because
+//!   concurrent `git worktree add/remove/prune` race inside git (one reads another's
+//!   half-written `.git/worktrees/<name>/`, and `prune` may drop a half-created one).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::OwnedMutexGuard;
 
 use super::{CreateRequest, Created, Workspace, WorkspaceError, WorktreeRoot};
 use crate::git::git_cmd;
@@ -37,6 +46,25 @@ struct Entry {
     branch: Option<String>,
     /// git says the directory is gone.
     prunable: bool,
+}
+
+/// One async lock per repository (canonical path), for the whole process: the daemon and the
+/// actor tree's default may each hold a `GitWorktree`, and they must still exclude each other.
+/// Entries are never removed; there is one per repository ever used.
+static REPO_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Mutex::default);
+
+/// Waits for the worktree lock of `repo` (see the module invariants). The key is the
+/// canonical path, so two spellings of one repository share the lock.
+async fn lock_repo(repo: &Path) -> OwnedMutexGuard<()> {
+    let key = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+    let lock = {
+        // The map is only touched in this block, which cannot panic mid-update, so a
+        // poisoned map is still consistent.
+        let mut locks = REPO_LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(locks.entry(key).or_default())
+    };
+    lock.lock_owned().await
 }
 
 fn git(repo: &Path) -> Cmd {
@@ -69,6 +97,7 @@ impl GitWorktree {
         self.root.check(&req.path)?;
         require_repo(&req.repo)?;
         check_branch(&req.repo, &req.branch).await?;
+        let _lock = lock_repo(&req.repo).await;
         fetch(req).await;
         let list = worktrees_for(req).await?;
         if is_registered(&list, &req.path) {
@@ -85,6 +114,7 @@ impl GitWorktree {
     pub async fn restore(&self, req: &CreateRequest) -> Result<Created, WorkspaceError> {
         self.root.check(&req.path)?;
         require_repo(&req.repo)?;
+        let _lock = lock_repo(&req.repo).await;
         let list = worktrees_for(req).await?;
         if is_registered(&list, &req.path) {
             return Ok(Created {
@@ -106,6 +136,7 @@ impl GitWorktree {
     pub async fn destroy(&self, repo: &Path, path: &Path) -> Result<(), WorkspaceError> {
         self.root.check(path)?;
         require_repo(repo)?;
+        let _lock = lock_repo(repo).await;
         let remove =
             process::run_unchecked(&git(repo).args(["worktree", "remove"]).arg(path)).await?;
         if let Err(e) = process::run(&git(repo).args(["worktree", "prune"])).await {

@@ -7,3 +7,4 @@ mod events;
 mod fake_agent;
 mod projects;
 mod security;
+mod sessions;

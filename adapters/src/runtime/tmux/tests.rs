@@ -420,6 +420,40 @@ async fn send_uses_bracketed_paste_when_the_agent_enabled_it() {
 }
 
 #[tokio::test]
+async fn send_enter_through_the_port_submits_the_pending_input() {
+    let s = Server::new();
+    s.create("demo-1", "while IFS= read -r l; do echo \"got:[$l]\"; done")
+        .await
+        .expect("created");
+    let runtime: Arc<dyn Runtime> = Arc::new(s.tmux.clone());
+    // A delivery whose Enter was swallowed: the text sits on the agent's input line.
+    let typed = s
+        .raw(&["send-keys", "-t", "=demo-1:", "-l", "pending"])
+        .await;
+    assert!(typed.success(), "{}", typed.stderr);
+    runtime.send_enter("demo-1").await.expect("Enter sent");
+    eventually("the pending line to be submitted", || async {
+        let text = s.tmux.capture("demo-1", 50).await.expect("capture");
+        text.contains("got:[pending]").then_some(())
+    })
+    .await;
+    // A second Enter submits an empty line: exactly one key press, no text.
+    runtime.send_enter("demo-1").await.expect("Enter sent");
+    eventually("an empty line to be submitted", || async {
+        let text = s.tmux.capture("demo-1", 50).await.expect("capture");
+        text.contains("got:[]").then_some(())
+    })
+    .await;
+    let text = s.tmux.capture("demo-1", 50).await.expect("capture");
+    assert_eq!(text.matches("got:[pending]").count(), 1, "{text}");
+
+    assert!(
+        runtime.send_enter("never-existed").await.is_err(),
+        "an absent session is an error"
+    );
+}
+
+#[tokio::test]
 async fn destroy_is_idempotent() {
     let s = Server::new();
     s.create("demo-1", "sleep 60").await.expect("created");

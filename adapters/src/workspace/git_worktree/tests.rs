@@ -505,6 +505,85 @@ async fn the_port_is_object_safe() {
     assert_eq!(ws.root().path(), f.ws.root().path());
 }
 
+/// Concurrent `git worktree add/remove` on one repository race inside git unless serialised:
+/// ten concurrent creates, then ten concurrent destroys and restores, all succeed, through
+/// two `GitWorktree` values and two spellings of the repository path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_and_destroys_on_one_repository_all_succeed() {
+    let f = Fixture::new().await;
+    let other = GitWorktree::open(&f.tmp.path().join("data")).expect("root");
+    let spelled_differently = f.repo.join("..").join("repo");
+    let odd = |n: usize| n % 2 == 1;
+    let sessions: Vec<String> = (1..=10).map(|n| format!("demo-{n}")).collect();
+    let requests: Vec<CreateRequest> = sessions
+        .iter()
+        .enumerate()
+        .map(|(n, session)| {
+            let mut req = f.req(&format!("ao/{session}/root"), session);
+            if odd(n) {
+                req.repo.clone_from(&spelled_differently);
+            }
+            req
+        })
+        .collect();
+    let workspace = |n: usize| if odd(n) { &other } else { &f.ws };
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, req) in requests.iter().cloned().enumerate() {
+        let ws = workspace(n).clone();
+        tasks.spawn(async move { (req.path.clone(), ws.create(&req).await) });
+    }
+    let mut created = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (path, result) = joined.expect("task");
+        let made = result.unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        assert!(!made.reused);
+        assert!(made.path.join("README").is_file());
+        created += 1;
+    }
+    assert_eq!(created, 10);
+    for req in &requests {
+        assert!(f.registered(&req.path).await, "{}", req.path.display());
+    }
+
+    // Every session's worktree is destroyed concurrently; the odd ones are then restored,
+    // overlapping the other destroys.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, req) in requests.iter().cloned().enumerate() {
+        let ws = workspace(n).clone();
+        tasks.spawn(async move {
+            ws.destroy(&req.repo, &req.path).await?;
+            if odd(n) {
+                ws.restore(&req).await?;
+            }
+            Ok::<_, WorkspaceError>(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task").expect("destroy/restore");
+    }
+    for (n, req) in requests.iter().enumerate() {
+        assert_eq!(
+            f.registered(&req.path).await,
+            odd(n),
+            "{}",
+            req.path.display()
+        );
+        assert_eq!(req.path.exists(), odd(n), "{}", req.path.display());
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for req in requests.iter().skip(1).step_by(2).cloned() {
+        let ws = f.ws.clone();
+        tasks.spawn(async move { ws.destroy(&req.repo, &req.path).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task").expect("destroyed");
+    }
+    let list = list_worktrees(&f.repo).await.expect("list");
+    assert_eq!(list.len(), 1, "only the main worktree is left: {list:?}");
+}
+
 #[test]
 fn worktree_list_parsing() {
     let out = "worktree /r\nHEAD abc\nbranch refs/heads/main\n\n\
