@@ -21,6 +21,7 @@ pub mod error;
 pub mod hooks;
 pub mod ids;
 pub mod limits;
+pub mod scm;
 pub mod time;
 
 pub use config::{AgentConfig, ConfigError, ProjectConfig, RoleConfig};
