@@ -1,19 +1,37 @@
 //! `ao-bench` — prints performance figures for `ao`; never asserts on time.
 //!
-//! Usage: `cargo run --release -p ao-tests --bin ao-bench -- events [--writes N]`
+//! Usage:
+//! * `cargo run --release -p ao-tests --bin ao-bench -- events [--writes N]`
+//! * `cargo build --release -p ao-cli -p ao-tests && target/release/ao-bench sessions [--sessions N]`
 //!
 //! `events`: starts the real daemon in-process on a temporary home, opens an SSE client on
 //! `/api/v1/events`, performs N (default 1000) committed writes (project config PATCHes, each
 //! of which fires one `project_updated` change-log row) one after another, and measures for each
 //! the time from sending the write to the SSE client receiving its event. Because the write is
 //! committed before its HTTP reply, this is an upper bound of commit→delivery latency. Prints
-//! p50 / p99 / max. See docs/benchmarks.md.
+//! p50 / p99 / max.
+//!
+//! `sessions`: runs the real `ao` daemon as a separate process (`target/<profile>/ao`) on a
+//! temporary `AO_HOME` with its own `AO_TMUX_SOCKET`, with wrapper scripts named `tmux` and
+//! `git` first on the daemon's `PATH` that log every invocation (start/end time, argv) before
+//! returning the real program's status. One project's sessions run the fake agent
+//! (`target/<profile>/fake-agent` symlinked as `claude`). It spawns N (default 200) sessions
+//! through `POST /api/v1/sessions` (3 single spawns, then batches of 20 concurrent ones), waits
+//! for every agent's first signal, then prints: spawn wall times (1 vs 20 concurrent), the
+//! processes the reaper starts per tick and their wall times over ~6 ticks, the wall time of
+//! `ao session ls --json`, and the daemon's VmRSS / VmHWM. It tears everything down (`ao stop`,
+//! `tmux kill-server`, the socket file) whatever happened.
+//!
+//! See docs/benchmarks.md.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ao_tests::{Api, git_repo};
-use serde_json::json;
+use ao_tests::{Api, Home, git_repo};
+use serde_json::{Value, json};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -106,23 +124,590 @@ async fn bench_events(writes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(which) = args.first() else {
-        bail!("usage: ao-bench events [--writes N]");
+// ---------------------------------------------------------------------------------------------
+// `sessions`
+// ---------------------------------------------------------------------------------------------
+
+/// Sessions spawned one at a time (their median is "one spawn").
+const SINGLE_SPAWNS: usize = 3;
+/// Sessions per concurrent batch.
+const BATCH: usize = 20;
+/// Reaper ticks observed.
+const TICKS: usize = 6;
+/// `ao session ls --json` runs.
+const LS_RUNS: usize = 30;
+
+/// One logged invocation of a wrapped program.
+#[derive(Debug, Clone)]
+struct Invocation {
+    start_ns: u128,
+    end_ns: u128,
+    /// `tmux list-panes -a`, `tmux new-session`, `git worktree`, …
+    label: String,
+}
+
+impl Invocation {
+    fn wall(&self) -> Duration {
+        Duration::from_nanos(self.end_ns.saturating_sub(self.start_ns) as u64)
+    }
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// `<program> <subcommand>` of one logged argv (global options skipped); `list-panes -a` keeps
+/// its `-a` since it is the reaper's batch probe.
+fn label(program: &str, args: &[&str]) -> String {
+    let with_value: &[&str] = match program {
+        "tmux" => &["-L", "-S", "-f", "-T"],
+        "git" => &["-C", "-c"],
+        _ => &[],
     };
-    let writes = match args.iter().position(|a| a == "--writes") {
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') {
+        i += if with_value.contains(&args[i]) { 2 } else { 1 };
+    }
+    let Some(sub) = args.get(i) else {
+        return program.to_string();
+    };
+    if program == "tmux" && *sub == "list-panes" && args[i..].contains(&"-a") {
+        return "tmux list-panes -a".into();
+    }
+    format!("{program} {sub}")
+}
+
+/// Parses the wrappers' log: `<start-ns> <end-ns> <program> <args…>` per line.
+fn read_invocations(log: &Path) -> Vec<Invocation> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split(' ');
+            let start_ns = words.next()?.parse().ok()?;
+            let end_ns = words.next()?.parse().ok()?;
+            let program = words.next()?;
+            let args: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
+            Some(Invocation {
+                start_ns,
+                end_ns,
+                label: label(program, &args),
+            })
+        })
+        .collect()
+}
+
+/// Writes `<dir>/<name>`: a bash script that times the real program, appends
+/// `<start-ns> <end-ns> <name> <args…>` to `log` and exits with the program's status.
+fn write_wrapper(dir: &Path, name: &str, real: &Path, log: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        "#!/bin/bash\n\
+         s=${{EPOCHREALTIME/[.,]/}}\n\
+         {real} \"$@\"\n\
+         rc=$?\n\
+         e=${{EPOCHREALTIME/[.,]/}}\n\
+         a=\"$*\"\n\
+         printf '%s000 %s000 {name} %s\\n' \"$s\" \"$e\" \"${{a//$'\\n'/ }}\" >> {log}\n\
+         exit $rc\n",
+        real = shell_quote(&real.display().to_string()),
+        log = shell_quote(&log.display().to_string()),
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, script).with_context(|| format!("write {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// POSIX single-quoting.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `command -v <name>` in the bench's own environment.
+fn which(name: &str) -> anyhow::Result<PathBuf> {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .with_context(|| format!("look up {name}"))?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || path.is_empty() {
+        bail!("{name} is not on PATH");
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// `target/<profile>/fake-agent`, next to this binary.
+fn fake_agent_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe
+        .parent()
+        .context("the bench binary lives in a directory")?
+        .join("fake-agent");
+    if !bin.exists() {
+        bail!(
+            "{} does not exist: build it with `cargo build --release -p ao-tests`",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, in kB.
+fn memory_kb(pid: u32) -> (u64, u64) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+/// min / median / max of a list of durations.
+fn spread(d: &[Duration]) -> String {
+    let mut d = d.to_vec();
+    d.sort();
+    format!(
+        "min {}  median {}  max {}",
+        ms(*d.first().unwrap_or(&Duration::ZERO)),
+        ms(percentile(&d, 0.5)),
+        ms(*d.last().unwrap_or(&Duration::ZERO))
+    )
+}
+
+/// Counts of each label, sorted by label.
+fn counts<'a>(inv: impl IntoIterator<Item = &'a Invocation>) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for i in inv {
+        *m.entry(i.label.clone()).or_default() += 1;
+    }
+    m
+}
+
+fn show_counts(m: &BTreeMap<String, usize>, per: f64) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} ×{:.1}", *v as f64 / per))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The daemon under measurement and everything it needs.
+struct SessionsLab {
+    home: Home,
+    api: Api,
+    pid: u32,
+    log: PathBuf,
+    tmux: PathBuf,
+}
+
+impl SessionsLab {
+    /// Starts the daemon with the wrappers first on its `PATH` and adds project `bench` whose
+    /// sessions find the fake agent as `claude`.
+    fn start() -> anyhow::Result<Self> {
+        let tmux = which("tmux")?;
+        let git = which("git")?;
+        let fake = fake_agent_bin()?;
+        let mut home = Home::new();
+        home.tmux_socket = format!("ao-bench-{}", std::process::id());
+        let scratch = home.scratch();
+        let wrappers = scratch.join("wrappers");
+        let fakebin = scratch.join("fakebin");
+        std::fs::create_dir_all(&wrappers)?;
+        std::fs::create_dir_all(&fakebin)?;
+        let log = scratch.join("wrapped.log");
+        write_wrapper(&wrappers, "tmux", &tmux, &log)?;
+        write_wrapper(&wrappers, "git", &git, &log)?;
+        for name in ["claude", "codex", "opencode"] {
+            std::os::unix::fs::symlink(&fake, fakebin.join(name))?;
+        }
+        let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        home.env("PATH", &format!("{}:{path}", wrappers.display()));
+        let started = home.ao(&["start", "--timeout", "60s"]);
+        if started.code != 0 {
+            bail!("ao start failed: {}{}", started.stdout, started.stderr);
+        }
+        let rf = home
+            .run_file_contents()
+            .context("ao start leaves a run-file")?;
+        let api = Api::new(&rf);
+        let lab = Self {
+            home,
+            api,
+            pid: rf.pid,
+            log,
+            tmux,
+        };
+        let repo = git_repo(&scratch, "bench-repo");
+        let add = lab.home.ao(&[
+            "project",
+            "add",
+            "--path",
+            &repo.display().to_string(),
+            "--id",
+            "bench",
+        ]);
+        if add.code != 0 {
+            bail!("project add failed: {}", add.stderr);
+        }
+        let env = json!({
+            "PATH": format!("{}:/usr/local/bin:/usr/bin:/bin", fakebin.display()),
+            "FAKE_AGENT_LOG": scratch.join("fake-logs").display().to_string(),
+            "FAKE_AGENT_WORK_MS": "20",
+        });
+        std::fs::create_dir_all(scratch.join("fake-logs"))?;
+        let cfg = json!({"env": env}).to_string();
+        let set = lab
+            .home
+            .ao(&["project", "set-config", "bench", "--config-json", &cfg]);
+        if set.code != 0 {
+            bail!("project set-config failed: {}", set.stderr);
+        }
+        Ok(lab)
+    }
+
+    /// `${TMUX_TMPDIR:-/tmp}/tmux-<uid>/<socket>`; the uid is read off a directory we created.
+    fn default_socket_path(&self) -> PathBuf {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata(self.home.scratch()).map_or(0, |m| m.uid());
+        std::env::var_os("TMUX_TMPDIR")
+            .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+            .join(format!("tmux-{uid}"))
+            .join(&self.home.tmux_socket)
+    }
+
+    /// `ao stop`, then the private tmux server (which ends the agents) and its socket file.
+    fn teardown(&self) {
+        let stop = self.home.ao(&["stop"]);
+        if stop.code != 0 {
+            eprintln!("ao stop: {}", stop.stderr.trim());
+        }
+        let tmux = |args: &[&str]| {
+            Command::new(&self.tmux)
+                .args(["-L", &self.home.tmux_socket])
+                .args(args)
+                .env_remove("TMUX")
+                .output()
+        };
+        // The server knows its socket path (it honours TMUX_TMPDIR); ask before killing it.
+        let socket = tmux(&["display-message", "-p", "#{socket_path}"])
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| self.default_socket_path(), PathBuf::from);
+        let _ = tmux(&["kill-server"]);
+        let _ = std::fs::remove_file(socket);
+    }
+}
+
+/// One `POST /api/v1/sessions`; returns the new id and the request's wall time.
+async fn spawn_session(api: Api) -> anyhow::Result<(String, Duration)> {
+    let t0 = Instant::now();
+    let resp = api
+        .req(reqwest::Method::POST, "/api/v1/sessions")
+        .timeout(Duration::from_secs(600))
+        .json(&json!({"projectId": "bench", "harness": "claude-code"}))
+        .send()
+        .await
+        .context("spawn request")?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.context("spawn response")?;
+    let wall = t0.elapsed();
+    if status != 201 {
+        bail!("spawn answered {status}: {text}");
+    }
+    let body: Value = serde_json::from_str(&text)?;
+    let id = body["session"]["id"]
+        .as_str()
+        .context("spawn reply has session.id")?
+        .to_string();
+    Ok((id, wall))
+}
+
+/// `n` concurrent spawns; returns (wall time of the batch, each request's wall time).
+async fn spawn_batch(api: &Api, n: usize) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(spawn_session(api.clone())))
+        .collect();
+    let mut each = Vec::with_capacity(n);
+    for t in tasks {
+        each.push(t.await??.1);
+    }
+    Ok((t0.elapsed(), each))
+}
+
+/// Polls the live sessions until `n` have signalled (`activity.firstSignalAt`), or fails after
+/// `timeout`. Returns the number of live sessions.
+async fn wait_signalled(api: &Api, n: usize, timeout: Duration) -> anyhow::Result<usize> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let r = api.get("/api/v1/sessions?active=true").await;
+        let sessions = r.body["sessions"].as_array().cloned().unwrap_or_default();
+        let live = sessions
+            .iter()
+            .filter(|s| s["isTerminated"] == json!(false))
+            .count();
+        let signalled = sessions
+            .iter()
+            .filter(|s| s["activity"]["firstSignalAt"].is_string())
+            .count();
+        if signalled >= n {
+            return Ok(live);
+        }
+        if Instant::now() >= deadline {
+            bail!("only {signalled} of {n} sessions signalled within {timeout:?} ({live} live)");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn bench_sessions(n: usize) -> anyhow::Result<()> {
+    if n < SINGLE_SPAWNS + BATCH {
+        bail!("--sessions must be at least {}", SINGLE_SPAWNS + BATCH);
+    }
+    let lab = tokio::task::block_in_place(SessionsLab::start)?;
+    let result = measure_sessions(&lab, n).await;
+    tokio::task::block_in_place(|| lab.teardown());
+    result
+}
+
+async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
+    let api = &lab.api;
+    let (rss0, _) = memory_kb(lab.pid);
+    println!(
+        "sessions: {n} sessions of harness claude-code (the fake agent), daemon pid {}, tmux socket {}",
+        lab.pid, lab.home.tmux_socket
+    );
+    println!("  daemon at rest before any session: VmRSS {}", mib(rss0));
+
+    // 1. Spawn wall times.
+    let spawn_from = now_ns();
+    let mut singles = Vec::new();
+    for _ in 0..SINGLE_SPAWNS {
+        singles.push(spawn_session(api.clone()).await?.1);
+    }
+    singles.sort();
+    let one = percentile(&singles, 0.5);
+    let (batch_wall, batch_each) = spawn_batch(api, BATCH).await?;
+    let mut spawned = SINGLE_SPAWNS + BATCH;
+    let mut later_batches = Vec::new();
+    while spawned < n {
+        let k = BATCH.min(n - spawned);
+        let (wall, _) = spawn_batch(api, k).await?;
+        later_batches.push((spawned, k, wall));
+        spawned += k;
+    }
+    let spawn_to = now_ns();
+    println!("\n1. spawn wall time (POST /api/v1/sessions → 201)");
+    println!(
+        "  one spawn: median {} of {SINGLE_SPAWNS} sequential ({})",
+        ms(one),
+        singles
+            .iter()
+            .map(|d| ms(*d))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  {BATCH} concurrent spawns: {} wall ({:.2} × one; target <= 2 ×); per request {}",
+        ms(batch_wall),
+        batch_wall.as_secs_f64() / one.as_secs_f64().max(1e-9),
+        spread(&batch_each)
+    );
+    let walls: Vec<Duration> = later_batches.iter().map(|b| b.2).collect();
+    if !walls.is_empty() {
+        println!(
+            "  later batches of up to {BATCH} (with {}..{} live sessions): {}",
+            SINGLE_SPAWNS + BATCH,
+            n - later_batches.last().map_or(0, |b| b.1),
+            spread(&walls)
+        );
+        println!(
+            "    in order: {}",
+            walls
+                .iter()
+                .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0))
+                .collect::<Vec<_>>()
+                .join(" ")
+                + " ms"
+        );
+    }
+    let during_spawns: Vec<Invocation> = read_invocations(&lab.log)
+        .into_iter()
+        .filter(|i| i.start_ns >= spawn_from && i.start_ns <= spawn_to)
+        .collect();
+    let spawn_counts = counts(
+        during_spawns
+            .iter()
+            .filter(|i| i.label != "tmux list-panes -a"),
+    );
+    println!(
+        "  processes per spawn (wrapped tmux/git, reaper probes excluded): {}",
+        show_counts(&spawn_counts, n as f64)
+    );
+    let spawn_process_wall: Duration = during_spawns
+        .iter()
+        .filter(|i| i.label != "tmux list-panes -a")
+        .map(Invocation::wall)
+        .sum();
+    println!(
+        "  their summed wall time per spawn: {} (plus ~2 ms of wrapper start-up each)",
+        ms(spawn_process_wall / n as u32)
+    );
+
+    let t_wait = Instant::now();
+    let live = wait_signalled(api, n, Duration::from_secs(300)).await?;
+    println!(
+        "  all {n} agents signalled {:.1} s after the last spawn returned ({live} live sessions)",
+        t_wait.elapsed().as_secs_f64()
+    );
+
+    // 2. Reaper ticks.
+    let window_from = now_ns();
+    let probes = loop {
+        let probes: Vec<Invocation> = read_invocations(&lab.log)
+            .into_iter()
+            .filter(|i| i.start_ns >= window_from && i.label == "tmux list-panes -a")
+            .collect();
+        if probes.len() > TICKS {
+            break probes;
+        }
+        if now_ns().saturating_sub(window_from) > 120_000_000_000 {
+            bail!(
+                "saw only {} reaper probes in 120 s (expected one per 5 s tick)",
+                probes.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let window: Vec<Invocation> = read_invocations(&lab.log)
+        .into_iter()
+        .filter(|i| i.start_ns >= probes[0].start_ns && i.start_ns < probes[TICKS].start_ns)
+        .collect();
+    let mut per_tick = Vec::new();
+    let mut periods = Vec::new();
+    for t in 0..TICKS {
+        let (from, to) = (probes[t].start_ns, probes[t + 1].start_ns);
+        per_tick.push(
+            window
+                .iter()
+                .filter(|i| i.start_ns >= from && i.start_ns < to)
+                .count(),
+        );
+        periods.push(Duration::from_nanos((to - from) as u64));
+    }
+    let probe_walls: Vec<Duration> = probes[..TICKS].iter().map(Invocation::wall).collect();
+    println!("\n2. reaper tick with {n} live sessions ({TICKS} ticks observed)");
+    println!(
+        "  processes started per tick (wrapped tmux/git): {per_tick:?}  (target: 1, the batch probe)"
+    );
+    println!(
+        "  by command over the window: {}",
+        show_counts(&counts(&window), TICKS as f64)
+    );
+    println!("  `tmux list-panes -a` wall time: {}", spread(&probe_walls));
+    println!("  tick period: {}", spread(&periods));
+
+    // 3. `ao session ls --json`.
+    let check = lab.home.ao(&["session", "ls", "--json"]);
+    let listed = serde_json::from_str::<Value>(&check.stdout)
+        .ok()
+        .and_then(|v| v["sessions"].as_array().map(Vec::len));
+    if check.code != 0 || listed != Some(n) {
+        bail!(
+            "ao session ls --json listed {listed:?} sessions (exit {}): {}",
+            check.code,
+            check.stderr
+        );
+    }
+    let mut ls = Vec::with_capacity(LS_RUNS);
+    let ls_from = now_ns();
+    for _ in 0..LS_RUNS {
+        let mut cmd = lab.home.command(&["session", "ls", "--json"]);
+        let t0 = Instant::now();
+        let out = tokio::task::block_in_place(|| cmd.output())?;
+        ls.push(t0.elapsed());
+        if !out.status.success() {
+            bail!("ao session ls --json failed");
+        }
+    }
+    let ls_to = now_ns();
+    let mut list_api = Vec::with_capacity(LS_RUNS);
+    for _ in 0..LS_RUNS {
+        let t0 = Instant::now();
+        let r = api.get("/api/v1/sessions?active=true").await;
+        list_api.push(t0.elapsed());
+        if r.status != 200 {
+            bail!("GET /api/v1/sessions answered {}", r.status);
+        }
+    }
+    ls.sort();
+    list_api.sort();
+    let ls_tmux = read_invocations(&lab.log)
+        .into_iter()
+        .filter(|i| i.start_ns >= ls_from && i.start_ns <= ls_to && i.label != "tmux list-panes -a")
+        .count();
+    println!("\n3. `ao session ls --json` with {n} sessions ({LS_RUNS} runs, whole CLI process)");
+    println!(
+        "  median {}  p90 {}  min {}  max {}  (target: median <= 15 ms)",
+        ms(percentile(&ls, 0.5)),
+        ms(percentile(&ls, 0.9)),
+        ms(ls[0]),
+        ms(ls[ls.len() - 1])
+    );
+    println!(
+        "  for comparison, GET /api/v1/sessions?active=true on a kept-alive connection: median {}  p90 {}",
+        ms(percentile(&list_api, 0.5)),
+        ms(percentile(&list_api, 0.9))
+    );
+    println!("  tmux/git processes started by the listing (reaper probes excluded): {ls_tmux}");
+
+    // 4. Memory.
+    let (rss, hwm) = memory_kb(lab.pid);
+    println!("\n4. daemon memory with {n} live sessions");
+    println!(
+        "  VmRSS {}  VmHWM {}  (target: <= 30 MB; at rest before spawning: {})",
+        mib(rss),
+        mib(hwm),
+        mib(rss0)
+    );
+    Ok(())
+}
+
+/// The number after `flag`, or `default` when the flag is absent.
+fn number_arg(args: &[String], flag: &str, default: usize) -> anyhow::Result<usize> {
+    match args.iter().position(|a| a == flag) {
         Some(i) => args
             .get(i + 1)
-            .context("--writes needs a number")?
-            .parse()?,
-        None => 1000,
+            .with_context(|| format!("{flag} needs a number"))?
+            .parse()
+            .with_context(|| format!("{flag} needs a number")),
+        None => Ok(default),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    const USAGE: &str = "usage: ao-bench events [--writes N] | ao-bench sessions [--sessions N]";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(bench) = args.first() else {
+        bail!(USAGE);
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match which.as_str() {
-        "events" => rt.block_on(bench_events(writes)),
-        other => bail!("unknown benchmark {other:?}; available: events"),
+    match bench.as_str() {
+        "events" => rt.block_on(bench_events(number_arg(&args, "--writes", 1000)?)),
+        "sessions" => rt.block_on(bench_sessions(number_arg(&args, "--sessions", 200)?)),
+        other => bail!("unknown benchmark {other:?}; {USAGE}"),
     }
 }
