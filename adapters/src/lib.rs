@@ -13,6 +13,8 @@
 //! * [`agent`]: the `Agent` port and the claude-code, codex, opencode and command adapters
 //!   (adapters.md §5–7): launch/restore argv, hook installation, Claude's pre-launch trust
 //!   entry, binary resolution.
+//! * [`scm`]: GitHub — configuration, token provider, the HTTP/GraphQL client and the pure
+//!   normalisation and hash functions of scm.md §5–7 (adapters.md §8).
 //!
 //! Later issues add zellij, the remaining agents and the `Scm` port next to these modules, each
 //! built on [`process`]; nothing here depends on actors or the store, so they can be added
@@ -27,6 +29,7 @@ pub mod agent;
 pub mod git;
 pub mod process;
 pub mod runtime;
+pub mod scm;
 pub mod workspace;
 
 pub use agent::{
@@ -38,4 +41,5 @@ pub use runtime::{
     AttachSpec, CreateSpec, LaunchSpec, Probe, ProbeTarget, Runtime, RuntimeError, TaggedSession,
     Tmux,
 };
+pub use scm::{GithubClient, ScmConfig, ScmError, TokenProvider};
 pub use workspace::{CreateRequest, Created, GitWorktree, Workspace, WorkspaceError, WorktreeRoot};
