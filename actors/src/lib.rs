@@ -11,7 +11,8 @@
 //! Entry points: [`spawn_tree`] returns an [`ActorTree`] with the typed [`ProjectsHandle`]
 //! (project commands), the typed [`SessionsHandle`] (session commands; [`sessions`]), each a
 //! single call with a timeout, and the [`EventsHub`] (live events).
-//! [`status::derive`] is the pure display-status function of sessions.md §15.
+//! [`status::derive`] is the pure display-status function of sessions.md §15;
+//! [`nudge::due_nudge`] the pure due-nudge evaluation of scm.md §9.
 //! [`ActorTree::reconcile`] is boot reconcile ([`reconcile`]: the hook-spool replay of
 //! [`spool`], then sessions.md §17 a–f), run by the daemon before it is `ready`.
 //!
@@ -34,6 +35,7 @@ pub mod events;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
 pub mod handle;
+pub mod nudge;
 mod projects;
 mod reaper;
 pub mod reconcile;

@@ -4,10 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use ao_protocol::{ActivityState, ChangeEvent, EventType, SessionKind, TerminatedReason};
+use ao_protocol::scm::{CheckFact, ThreadWrite};
+use ao_protocol::{
+    ActivityState, ChangeEvent, CheckStatus, CiState, EventType, NudgeKind, SessionKind,
+    TerminatedReason,
+};
 use serde_json::{Value, json};
 
-use crate::test_support::{TestDb, new_project, pid};
+use crate::test_support::{self as scm, TestDb, new_project, pid};
 
 /// Asserts that exactly one row was added since `head`, of `event_type` with `payload`, and
 /// that the write reported it. Returns the row.
@@ -216,19 +220,20 @@ fn every_event_type_has_exactly_one_row_with_its_payload() {
     let w = db.writer.rename(&s.id, "fix the bug").expect("same name");
     none(&db, head, w.events, "renaming to the same name");
 
-    // ---- PRs (no write ops yet: raw SQL through the writer) ----
+    // ---- PRs: the SCM write ops (apply, ack, claim, record/reset nudge) ----
     let s2 = db.add_seed("demo", SessionKind::Worker);
-    let url = "https://github.com/o/demo/pull/7";
+    let url = scm::URL;
+    let mut f = scm::facts(url, 7);
+    f.ci_state = CiState::Unknown;
     let head = db.head();
-    let events = db.sql(&format!(
-        "INSERT INTO pr (url, session_id, number, pr_state, source_branch, target_branch, \
-         updated_at) VALUES ('{url}', 'demo-1', 7, 'open', 'ao/demo-1/root', 'main', \
-         '2026-07-01T09:00:00.000Z')"
-    ));
+    let w = db
+        .writer
+        .apply_scm_observation(&scm::obs(&s.id, f.clone(), vec![], ThreadWrite::Preserve))
+        .expect("first observation");
     let row = one(
         &db,
         head,
-        events,
+        w.events,
         EventType::PrCreated,
         &json!({"url": url, "session": "demo-1", "number": 7, "state": "open", "ci": "unknown",
                 "review": "none", "mergeability": "unknown"}),
@@ -236,78 +241,93 @@ fn every_event_type_has_exactly_one_row_with_its_payload() {
     );
     assert_eq!(row.project_id, "demo");
     assert_eq!(row.session_id.as_deref(), Some("demo-1"));
-    assert_eq!(row.created_at, "2026-07-01T09:00:00.000Z");
+    let pr = |db: &TestDb| db.reader.pr_detail(url).expect("read").expect("pr");
+    assert_eq!(row.created_at, pr(&db).updated_at);
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr SET ci_state = 'failing', updated_at = '2026-07-01T09:01:00.000Z' \
-         WHERE url = '{url}'"
-    ));
+    f.ci_state = CiState::Failing;
+    let w = db
+        .writer
+        .apply_scm_observation(&scm::obs(&s.id, f.clone(), vec![], ThreadWrite::Preserve))
+        .expect("ci failing");
     let row = one(
         &db,
         head,
-        events,
+        w.events,
         EventType::PrUpdated,
         &json!({"url": url, "session": "demo-1", "number": 7, "state": "open", "ci": "failing",
                 "review": "none", "mergeability": "unknown"}),
         &mut seen,
     );
-    assert_eq!(row.created_at, "2026-07-01T09:01:00.000Z");
+    assert_eq!(row.created_at, pr(&db).updated_at);
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr SET title = 'T', additions = 5, metadata_hash = 'h', \
-         observed_at = '2026-07-01T09:02:00.000Z', updated_at = '2026-07-01T09:02:00.000Z' \
-         WHERE url = '{url}'"
-    ));
-    none(&db, head, events, "a PR metadata-only update");
+    f.title = "T".into();
+    f.additions = 5;
+    let o = scm::obs(&s.id, f.clone(), vec![], ThreadWrite::Preserve);
+    let w = db.writer.apply_scm_observation(&o).expect("metadata only");
+    none(&db, head, w.events, "a PR metadata-only observation");
+    let w = db
+        .writer
+        .ack_scm_hashes(&s.id, url, &o.hashes)
+        .expect("ack");
+    none(&db, head, w.events, "acknowledging hashes");
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr SET session_id = '{}', updated_at = '2026-07-01T09:03:00.000Z' \
-         WHERE url = '{url}'",
-        s2.id
-    ));
+    let w = db
+        .writer
+        .claim_pr(
+            &scm::obs(&s2.id, f.clone(), vec![], ThreadWrite::Preserve),
+            true,
+        )
+        .expect("claim");
     let row = one(
         &db,
         head,
-        events,
+        w.events,
         EventType::PrSessionChanged,
         &json!({"url": url, "fromSession": "demo-1", "toSession": "demo-2"}),
         &mut seen,
     );
     assert_eq!(row.session_id.as_deref(), Some("demo-2"));
     assert_eq!(row.project_id, "demo");
+    assert_eq!(row.created_at, pr(&db).updated_at);
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr SET last_nudge_at = '2026-07-01T09:04:00.000Z', last_nudge_kind = 'ci', \
-         last_nudge_key = 'ci:abc', nudge_state = '{{\"seen\":{{}},\"attempts\":{{}}}}', \
-         updated_at = '2026-07-01T09:04:01.000Z' WHERE url = '{url}'"
-    ));
+    let w = db
+        .writer
+        .record_nudge(&s2.id, url, NudgeKind::Ci, "ci:abc", "abc:h", "abc")
+        .expect("nudge");
     let row = one(
         &db,
         head,
-        events,
+        w.events,
         EventType::NudgeDelivered,
         &json!({"url": url, "session": "demo-2", "kind": "ci", "key": "ci:abc"}),
         &mut seen,
     );
-    assert_eq!(row.created_at, "2026-07-01T09:04:00.000Z");
+    assert_eq!(Some(row.created_at), pr(&db).last_nudge.map(|n| n.at));
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr SET nudge_state = '{{\"seen\":{{}},\"attempts\":{{}}}}', \
-         updated_at = '2026-07-01T09:05:00.000Z' WHERE url = '{url}'"
-    ));
-    none(&db, head, events, "a nudge-state reset");
+    let w = db
+        .writer
+        .reset_nudge_key(&s2.id, url, "ci:abc")
+        .expect("reset");
+    assert!(w.value);
+    none(&db, head, w.events, "a nudge-key reset");
 
+    let observe = |db: &mut TestDb, checks: Vec<CheckFact>, threads: ThreadWrite| {
+        db.writer
+            .apply_scm_observation(&scm::obs(&s2.id, f.clone(), checks, threads))
+            .expect("observation")
+            .events
+    };
     let head = db.head();
-    let events = db.sql(&format!(
-        "INSERT INTO pr_checks (pr_url, name, commit_sha, kind, status, created_at, updated_at) \
-         VALUES ('{url}', 'build', 'abc123', 'check_run', 'in_progress', \
-         '2026-07-01T09:06:00.000Z', '2026-07-01T09:06:00.000Z')"
-    ));
+    let events = observe(
+        &mut db,
+        vec![scm::check("build", "abc123", CheckStatus::InProgress)],
+        ThreadWrite::Preserve,
+    );
     let row = one(
         &db,
         head,
@@ -316,15 +336,20 @@ fn every_event_type_has_exactly_one_row_with_its_payload() {
         &json!({"pr": url, "name": "build", "commit": "abc123", "status": "in_progress"}),
         &mut seen,
     );
-    assert_eq!(row.created_at, "2026-07-01T09:06:00.000Z");
     assert_eq!(row.session_id.as_deref(), Some("demo-2"));
     assert_eq!(row.project_id, "demo");
+    let stored: String = db
+        .raw()
+        .query_row("SELECT created_at FROM pr_checks", [], |r| r.get(0))
+        .expect("check row");
+    assert_eq!(row.created_at, stored);
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr_checks SET status = 'failed', conclusion = 'failure', \
-         updated_at = '2026-07-01T09:07:00.000Z' WHERE pr_url = '{url}'"
-    ));
+    let events = observe(
+        &mut db,
+        vec![scm::check("build", "abc123", CheckStatus::Failed)],
+        ThreadWrite::Preserve,
+    );
     let row = one(
         &db,
         head,
@@ -333,21 +358,25 @@ fn every_event_type_has_exactly_one_row_with_its_payload() {
         &json!({"pr": url, "name": "build", "commit": "abc123", "status": "failed"}),
         &mut seen,
     );
-    assert_eq!(row.created_at, "2026-07-01T09:07:00.000Z");
+    let stored: String = db
+        .raw()
+        .query_row("SELECT updated_at FROM pr_checks", [], |r| r.get(0))
+        .expect("check row");
+    assert_eq!(row.created_at, stored);
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr_checks SET log_tail = 'boom', log_hash = 'ff', \
-         updated_at = '2026-07-01T09:08:00.000Z' WHERE pr_url = '{url}'"
-    ));
+    let mut failed = scm::check("build", "abc123", CheckStatus::Failed);
+    failed.log_tail = "other tail".into();
+    failed.log_hash = "ff".into();
+    let events = observe(&mut db, vec![failed], ThreadWrite::Preserve);
     none(&db, head, events, "a check update without a status change");
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "INSERT INTO pr_review_threads (pr_url, thread_id, path, line, resolved, is_bot, \
-         semantic_hash, updated_at) VALUES ('{url}', 'T1', 'src/lib.rs', 12, 0, 0, 'h1', \
-         '2026-07-01T09:09:00.000Z')"
-    ));
+    let events = observe(
+        &mut db,
+        vec![],
+        ThreadWrite::Replace(vec![scm::thread("T1", false, vec![])]),
+    );
     let row = one(
         &db,
         head,
@@ -357,26 +386,29 @@ fn every_event_type_has_exactly_one_row_with_its_payload() {
                 "isBot": false}),
         &mut seen,
     );
-    assert_eq!(row.created_at, "2026-07-01T09:09:00.000Z");
     assert_eq!(row.session_id.as_deref(), Some("demo-2"));
+    assert_eq!(
+        Some(&row.created_at),
+        pr(&db).threads.first().map(|t| &t.updated_at)
+    );
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr_review_threads SET semantic_hash = 'h2', \
-         updated_at = '2026-07-01T09:10:00.000Z' WHERE pr_url = '{url}'"
-    ));
-    none(&db, head, events, "a thread update without a resolved flip");
-    let events = db.sql(&format!(
-        "INSERT INTO pr_comment (pr_url, comment_id, thread_id, author, body, created_at) \
-         VALUES ('{url}', 'C1', 'T1', 'alice', 'please fix', '2026-07-01T09:10:00.000Z')"
-    ));
-    none(&db, head, events, "a pr_comment insert");
+    let mut edited = scm::thread("T1", false, vec![scm::comment("C1", "alice", "please fix")]);
+    edited.semantic_hash = "h2".into();
+    let events = observe(&mut db, vec![], ThreadWrite::Replace(vec![edited]));
+    none(
+        &db,
+        head,
+        events,
+        "a thread update without a resolved flip, plus a comment",
+    );
 
     let head = db.head();
-    let events = db.sql(&format!(
-        "UPDATE pr_review_threads SET resolved = 1, updated_at = '2026-07-01T09:11:00.000Z' \
-         WHERE pr_url = '{url}' AND thread_id = 'T1'"
-    ));
+    let events = observe(
+        &mut db,
+        vec![],
+        ThreadWrite::Replace(vec![scm::thread("T1", true, vec![])]),
+    );
     let row = one(
         &db,
         head,
@@ -385,7 +417,10 @@ fn every_event_type_has_exactly_one_row_with_its_payload() {
         &json!({"pr": url, "thread": "T1", "path": "src/lib.rs", "line": 12, "resolved": true}),
         &mut seen,
     );
-    assert_eq!(row.created_at, "2026-07-01T09:11:00.000Z");
+    assert_eq!(
+        Some(&row.created_at),
+        pr(&db).threads.first().map(|t| &t.updated_at)
+    );
 
     // ---- session termination and project archive ----
     let head = db.head();

@@ -1,8 +1,8 @@
 //! [`StoreError`]: every failure of the store, with no rusqlite or r2d2 type in it.
 //!
-//! Domain outcomes (`NotFound`, `PathTaken`, `IdTaken`, `OrchestratorExists`, `SchemaTooNew`) are
-//! their own variants so callers can map them to HTTP codes; everything else is an internal
-//! error carrying a message string.
+//! Domain outcomes (`NotFound`, `PathTaken`, `IdTaken`, `OrchestratorExists`, `SchemaTooNew`,
+//! `PrOwnedElsewhere`, `PrClaimedByActiveSession`) are their own variants so callers can map them
+//! to HTTP codes; everything else is an internal error carrying a message string.
 
 use ao_protocol::{ProjectId, SessionId};
 
@@ -30,6 +30,17 @@ pub enum StoreError {
     /// The project already has a live orchestrator.
     #[error("an orchestrator is already running for this project: {session_id}")]
     OrchestratorExists { session_id: SessionId },
+    /// The PR is owned by another session: a guarded PR write (everything but claim) never
+    /// moves a PR, and nothing was written.
+    #[error("pull request is owned by session {owner}")]
+    PrOwnedElsewhere { owner: SessionId },
+    /// Claim without takeover of a PR whose owner is another live session (scm.md §11).
+    #[error("pull request is claimed by the active session {owner}")]
+    PrClaimedByActiveSession { owner: SessionId },
+    /// A write input cannot be stored (e.g. a number beyond SQLite's integer range, an invalid
+    /// session id); nothing was written.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// SQLite reported an error.
     #[error("sqlite error: {0}")]
     Sqlite(String),
@@ -49,7 +60,11 @@ impl StoreError {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Self::Sqlite(_) | Self::Pool(_) | Self::Io(_) | Self::Corrupt(_)
+            Self::Sqlite(_)
+                | Self::Pool(_)
+                | Self::Io(_)
+                | Self::Corrupt(_)
+                | Self::InvalidInput(_)
         )
     }
 }

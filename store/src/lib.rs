@@ -11,6 +11,11 @@
 //! transaction (data-model.md §5); [`Written::events`] tells the reducer how many rows a write
 //! inserted.
 //!
+//! The PR tables (data-model.md §4.3–4.6) are written by the SCM operations of [`Writer`]
+//! (`apply_scm_observation`, `ack_scm_hashes`, `claim_pr`, `record_nudge`, `reset_nudge_key`)
+//! and read as [`PrDetail`] / [`PrObserved`] (`ReadPool::pr_details_of_session`, `pr_detail`,
+//! `prs_of_repo`).
+//!
 //! Invariants:
 //! * only [`Writer`] writes; the read connections are `query_only`;
 //! * one `BEGIN IMMEDIATE` transaction per write operation;
@@ -22,6 +27,9 @@ mod error;
 pub mod migrate;
 mod read;
 mod rows;
+mod scm_read;
+mod scm_rows;
+mod scm_write;
 mod write;
 
 use std::os::unix::fs::DirBuilderExt;
@@ -34,6 +42,11 @@ pub use rows::{
     ActivityOutcome, ChangeQuery, NewProject, NewSeed, PrRow, ProjectRow, SessionFilter,
     SessionRow, Written,
 };
+pub use scm_rows::{
+    AckedHashes, ClaimApplied, LastNudge, NudgeAttempt, NudgeState, PrCheckRow, PrCommentRow,
+    PrDetail, PrObserved, PrThreadRow, ScmApplied,
+};
+pub use scm_write::MAX_COMMENTS_PER_THREAD;
 pub use write::Writer;
 
 /// The database file name inside the data directory.
@@ -75,6 +88,8 @@ pub(crate) fn open_with(data_dir: &Path, target: usize) -> Result<Opened, StoreE
 
 #[cfg(test)]
 mod cdc_tests;
+#[cfg(test)]
+mod scm_tests;
 #[cfg(test)]
 mod test_support;
 

@@ -56,7 +56,7 @@ impl ReadPool {
         Ok(Self { pool })
     }
 
-    fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>, StoreError> {
+    pub(crate) fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>, StoreError> {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
     }
 

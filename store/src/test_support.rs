@@ -1,9 +1,15 @@
 //! Test helpers shared by the unit tests of this crate: a store in a temp dir, builders for
-//! write inputs, raw connections for schema inspection, and change-log readers.
+//! write inputs (projects, seeds, PR observations), raw connections for schema inspection, and change-log readers.
 
 use std::path::Path;
 
-use ao_protocol::{ChangeEvent, Harness, LogOrder, ProjectId, RuntimeKind, SessionId, SessionKind};
+use ao_protocol::scm::{
+    CheckFact, CommentFact, PrFacts, ScmHashes, ScmObservation, ThreadFact, ThreadWrite,
+};
+use ao_protocol::{
+    ChangeEvent, CheckKind, CheckStatus, CiState, Harness, LogOrder, Mergeability, PrState,
+    ProjectId, ReviewDecision, RuntimeKind, SessionId, SessionKind,
+};
 use rusqlite::Connection;
 use serde_json::json;
 use tempfile::TempDir;
@@ -103,5 +109,118 @@ pub(crate) fn new_seed(project: &str, kind: SessionKind) -> NewSeed {
         runtime: RuntimeKind::Tmux,
         prompt: "do it".into(),
         launch_command: "claude".into(),
+    }
+}
+
+// ---- PR observations ----
+
+pub(crate) const URL: &str = "https://github.com/o/demo/pull/7";
+
+pub(crate) fn facts(url: &str, number: u64) -> PrFacts {
+    PrFacts {
+        url: url.into(),
+        number,
+        state: PrState::Open,
+        review_decision: ReviewDecision::None,
+        ci_state: CiState::Pending,
+        mergeability: Mergeability::Unknown,
+        mergeability_reasons: vec![],
+        host: "github.com".into(),
+        repo: "o/demo".into(),
+        head_repo: "o/demo".into(),
+        source_branch: "ao/demo-1/root".into(),
+        target_branch: "main".into(),
+        head_sha: "abc1234567".into(),
+        base_sha: "base000".into(),
+        merge_commit_sha: String::new(),
+        title: "Fix it".into(),
+        author: "alice".into(),
+        html_url: url.into(),
+        additions: 10,
+        deletions: 2,
+        changed_files: 3,
+        is_draft: false,
+        is_merged: false,
+        is_closed: false,
+        provider_state: "OPEN".into(),
+        provider_mergeable: "UNKNOWN".into(),
+        provider_merge_state_status: "UNKNOWN".into(),
+        created_at_provider: Some("2026-07-01T08:00:00.000Z".into()),
+        updated_at_provider: Some("2026-07-01T08:30:00.000Z".into()),
+        merged_at_provider: None,
+        closed_at_provider: None,
+    }
+}
+
+pub(crate) fn check(name: &str, commit: &str, status: CheckStatus) -> CheckFact {
+    CheckFact {
+        name: name.into(),
+        commit_sha: commit.into(),
+        kind: CheckKind::CheckRun,
+        status,
+        conclusion: if status == CheckStatus::Failed {
+            "FAILURE".into()
+        } else {
+            String::new()
+        },
+        url: format!("https://github.com/o/demo/actions/runs/1/job/{name}"),
+        job_id: "42".into(),
+        log_tail: if status == CheckStatus::Failed {
+            "error: boom".into()
+        } else {
+            String::new()
+        },
+        log_hash: if status == CheckStatus::Failed {
+            "h-boom".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+pub(crate) fn comment(id: &str, author: &str, body: &str) -> CommentFact {
+    CommentFact {
+        comment_id: id.into(),
+        author: author.into(),
+        is_bot: false,
+        body: body.into(),
+        url: format!("{URL}#discussion_r{id}"),
+        created_at: Some(format!("2026-07-01T08:1{}:00.000Z", id.len() % 10)),
+    }
+}
+
+pub(crate) fn thread(id: &str, resolved: bool, comments: Vec<CommentFact>) -> ThreadFact {
+    ThreadFact {
+        thread_id: id.into(),
+        path: "src/lib.rs".into(),
+        line: Some(12),
+        resolved,
+        is_bot: false,
+        semantic_hash: format!("th-{id}-{resolved}"),
+        comments,
+    }
+}
+
+pub(crate) fn hashes(tag: &str) -> ScmHashes {
+    ScmHashes {
+        metadata: format!("m-{tag}"),
+        ci: format!("c-{tag}"),
+        review: Some(format!("r-{tag}")),
+        review_partial: false,
+    }
+}
+
+pub(crate) fn obs(
+    session: &SessionId,
+    f: PrFacts,
+    checks: Vec<CheckFact>,
+    threads: ThreadWrite,
+) -> ScmObservation {
+    ScmObservation {
+        session_id: session.to_string(),
+        facts: f,
+        checks,
+        threads,
+        hashes: hashes("1"),
     }
 }

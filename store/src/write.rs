@@ -129,7 +129,7 @@ impl Writer {
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and counts the change-log rows it added.
-    fn write<T>(
+    pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<Written<T>, StoreError> {
@@ -147,7 +147,7 @@ impl Writer {
         })
     }
 
-    /// Executes raw SQL in one write transaction (tests only: PR tables have no ops yet).
+    /// Executes raw SQL in one write transaction (tests only: fixtures and injected faults).
     #[cfg(test)]
     pub(crate) fn execute_batch_for_tests(&mut self, sql: &str) -> Result<Written<()>, StoreError> {
         self.write(|tx| tx.execute_batch(sql).db())
