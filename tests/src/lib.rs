@@ -10,10 +10,13 @@
 //! * [`wait_for`]: polling with a deadline — the only way these tests wait.
 //! * [`fake`]: the scripted fake agent behind the `fake-agent` binary (stands in for `claude`,
 //!   `codex` and `opencode` in session tests).
+//! * [`fake_github`]: a local fake of the GitHub REST/GraphQL subset `ao` uses (also served by
+//!   the `fake-github` binary).
 //!
 //! Invariant: nothing here fakes the daemon; the tests drive the real binary over loopback.
 
 pub mod fake;
+pub mod fake_github;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
