@@ -10,16 +10,38 @@
 //! workspace, passed as trait objects built by the daemon. When they are left `None`,
 //! [`crate::spawn_tree`] builds the defaults (a [`ao_adapters::Tmux`] on `tmux_socket` and a
 //! [`ao_adapters::GitWorktree`] under `data_dir`).
+//!
+//! GitHub (scm.md): [`ActorsConfig::scm`] is the endpoints and the shared token provider
+//! ([`ScmSetup`]); `None` disables every GitHub feature (`github.state = "disabled"`, claim →
+//! 503 `SCM_UNAVAILABLE`). [`ActorsConfig::scm_timings`] are the poll/budget timings.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ao_adapters::scm::{ScmConfig, TokenProvider};
 use ao_adapters::{Runtime, Workspace};
 use ao_protocol::RuntimeKind;
 
+pub use crate::scm::ScmTimings;
 pub use crate::supervision::SupervisionConfig;
+
+/// The GitHub setup of the tree: endpoints and the one shared token provider (scm.md §2).
+#[derive(Clone)]
+pub struct ScmSetup {
+    pub config: ScmConfig,
+    pub tokens: Arc<TokenProvider>,
+}
+
+impl std::fmt::Debug for ScmSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScmSetup")
+            .field("config", &self.config)
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
 
 /// The bounds of actor calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +151,10 @@ pub struct ActorsConfig {
     pub workspace: Option<Arc<dyn Workspace>>,
     /// Session timings and budgets.
     pub sessions: SessionTimings,
+    /// GitHub endpoints and token provider; `None` = GitHub disabled.
+    pub scm: Option<ScmSetup>,
+    /// Poll intervals and rate-limit budget timings of the PR loop (scm.md §4, §8).
+    pub scm_timings: ScmTimings,
 }
 
 impl std::fmt::Debug for ActorsConfig {
@@ -150,6 +176,8 @@ impl std::fmt::Debug for ActorsConfig {
             )
             .field("workspace", &self.workspace.is_some())
             .field("sessions", &self.sessions)
+            .field("scm", &self.scm)
+            .field("scm_timings", &self.scm_timings)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +210,8 @@ impl Default for ActorsConfig {
             runtimes: Vec::new(),
             workspace: None,
             sessions: SessionTimings::default(),
+            scm: None,
+            scm_timings: ScmTimings::default(),
         }
     }
 }

@@ -4,8 +4,9 @@
 //! Root ── LifecycleReducer   the only writer of SQLite; casts Wake to the CdcPoller
 //!      ├─ CdcPoller          tails change_log into the EventsHub broadcast (1024)
 //!      ├─ Reaper             every 5 s one batch runtime probe per kind; hourly prune
-//!      └─ ProjectSupervisor ── ProjectActor (one per live project)
-//!                                 └─ SessionActor (one per live session; outbox, lifecycle)
+//!      ├─ ProjectSupervisor ── ProjectActor (one per live project)
+//!      │                          └─ SessionActor (one per live session; outbox, lifecycle)
+//!      └─ ScmSupervisor ── PrObserver (one per GitHub repo; scm.md §1–§8, [`scm`])
 //! ```
 //!
 //! Entry points: [`spawn_tree`] returns an [`ActorTree`] with the typed [`ProjectsHandle`]
@@ -43,13 +44,14 @@ mod reducer;
 mod register;
 mod registry;
 mod root;
+pub mod scm;
 pub mod sessions;
 pub mod spool;
 pub mod status;
 pub mod supervision;
 mod tree;
 
-pub use config::{ActorsConfig, CallTimeouts, SessionTimings};
+pub use config::{ActorsConfig, CallTimeouts, ScmSetup, ScmTimings, SessionTimings};
 pub use error::{ActorsError, CommandError};
 pub use events::EventsHub;
 #[cfg(any(test, feature = "fault-injection"))]

@@ -16,6 +16,15 @@
 //! answer to a [`CommandError`] (`NotFound` → `SESSION_NOT_FOUND`, a second live orchestrator
 //! → `ORCHESTRATOR_ALREADY_RUNNING`, anything else → internal).
 //!
+//! PR writes (scm.md §6–§11, data-model.md §6): `apply_scm_observation`, `ack_scm_hashes`,
+//! `claim_pr`, `record_nudge`, `reset_nudge_key`, and the project write `backfill_origin` —
+//! one `Write` message each. Store errors map to [`CommandError`] by [`pr_store_error`]:
+//! `NotFound` → `SESSION_NOT_FOUND` (or `PR_NOT_FOUND` for the owner-guarded writes of an
+//! absent PR), `PrOwnedElsewhere` and `PrClaimedByActiveSession` → 409
+//! `PR_CLAIMED_BY_ACTIVE_SESSION` with details `{ownerSessionId}` (the former also carries
+//! `"ownedElsewhere": true`; test it with [`is_pr_owned_elsewhere`]), `InvalidInput` → 500
+//! (the caller produced a bad observation), anything else → internal.
+//!
 //! After each operation that inserted `change_log` rows the reducer casts `Wake` to the
 //! CdcPoller. It calls no other actor and no adapter (sessions.md §13.3).
 //!
@@ -35,8 +44,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ao_protocol::{ActivityState, ErrorCode, SessionId, TerminatedReason};
-use ao_store::{ActivityOutcome, NewSeed, SessionRow, StoreError, Writer, Written};
+use ao_protocol::scm::{ScmHashes, ScmObservation};
+use ao_protocol::{ActivityState, ErrorCode, NudgeKind, ProjectId, SessionId, TerminatedReason};
+use ao_store::{
+    ActivityOutcome, ClaimApplied, NewSeed, NudgeState, ScmApplied, SessionRow, StoreError, Writer,
+    Written,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::Notify;
 
@@ -490,5 +503,165 @@ impl ReducerHandle {
             w.record_relaunch(&key, &handle)
         })
         .await
+    }
+}
+
+/// Whether a PR write failed because the PR belongs to another session (the store's
+/// `PrOwnedElsewhere`, see [`pr_store_error`]).
+pub(crate) fn is_pr_owned_elsewhere(err: &CommandError) -> bool {
+    matches!(
+        err,
+        CommandError::Rejected { code: ErrorCode::PrClaimedByActiveSession, details: Some(d), .. }
+            if d.get("ownedElsewhere").and_then(serde_json::Value::as_bool) == Some(true)
+    )
+}
+
+/// Maps a store error of a PR write (see the module docs). `absent` is the code for
+/// `NotFound`: `SESSION_NOT_FOUND` for the writes that name a session which must exist,
+/// `PR_NOT_FOUND` for the owner-guarded writes of a stored PR.
+pub(crate) fn pr_store_error(err: StoreError, absent: ErrorCode, what: &str) -> CommandError {
+    match err {
+        StoreError::NotFound => CommandError::rejected(absent, format!("{what} not found")),
+        StoreError::PrOwnedElsewhere { owner } => CommandError::rejected_with(
+            ErrorCode::PrClaimedByActiveSession,
+            format!("{what} is owned by session {owner}"),
+            serde_json::json!({ "ownerSessionId": owner, "ownedElsewhere": true }),
+        ),
+        StoreError::PrClaimedByActiveSession { owner } => CommandError::rejected_with(
+            ErrorCode::PrClaimedByActiveSession,
+            format!("{what} is owned by the active session {owner}"),
+            serde_json::json!({ "ownerSessionId": owner }),
+        ),
+        other => CommandError::Internal(other.to_string()),
+    }
+}
+
+/// The typed PR writes (scm.md §6–§11): one method per `Writer` operation, one transaction
+/// each. Callers: the PR observers (observation, ack, origin back-fill), the SessionActors
+/// (nudge state) and claim.
+impl ReducerHandle {
+    /// `apply_scm_observation`: the facts of one observation (never the acknowledged hashes).
+    /// An absent session → `SESSION_NOT_FOUND`; a PR owned by another session → 409 (see
+    /// [`is_pr_owned_elsewhere`]).
+    pub(crate) async fn apply_scm_observation(
+        &self,
+        obs: ScmObservation,
+        timeout: Duration,
+    ) -> Result<ScmApplied, CommandError> {
+        let what = format!("PR {}", obs.facts.url);
+        self.write(
+            "apply_scm_observation",
+            move |w| w.apply_scm_observation(&obs),
+            timeout,
+        )
+        .await?
+        .map_err(|e| pr_store_error(e, ErrorCode::SessionNotFound, &what))
+    }
+
+    /// `ack_scm_hashes`: stores the acknowledged hashes after the reaction succeeded. An absent
+    /// PR → `PR_NOT_FOUND`; owned by another session → 409.
+    pub(crate) async fn ack_scm_hashes(
+        &self,
+        session: &SessionId,
+        url: String,
+        hashes: ScmHashes,
+        timeout: Duration,
+    ) -> Result<(), CommandError> {
+        let key = session.clone();
+        let what = format!("PR {url}");
+        self.write(
+            "ack_scm_hashes",
+            move |w| w.ack_scm_hashes(&key, &url, &hashes),
+            timeout,
+        )
+        .await?
+        .map_err(|e| pr_store_error(e, ErrorCode::PrNotFound, &what))
+    }
+
+    /// `claim_pr`: the claim transaction (scm.md §11). An absent claimer →
+    /// `SESSION_NOT_FOUND`; a live other owner without takeover → 409
+    /// `PR_CLAIMED_BY_ACTIVE_SESSION` with `{ownerSessionId}`.
+    pub(crate) async fn claim_pr(
+        &self,
+        obs: ScmObservation,
+        allow_takeover: bool,
+        timeout: Duration,
+    ) -> Result<ClaimApplied, CommandError> {
+        let what = format!("PR {}", obs.facts.url);
+        self.write(
+            "claim_pr",
+            move |w| w.claim_pr(&obs, allow_takeover),
+            timeout,
+        )
+        .await?
+        .map_err(|e| pr_store_error(e, ErrorCode::SessionNotFound, &what))
+    }
+
+    /// `record_nudge`: a delivered nudge (scm.md §9.4); returns the new state. An absent PR →
+    /// `PR_NOT_FOUND`; owned by another session → 409.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record_nudge(
+        &self,
+        session: &SessionId,
+        url: String,
+        kind: NudgeKind,
+        key: String,
+        signature: String,
+        scope: String,
+        timeout: Duration,
+    ) -> Result<NudgeState, CommandError> {
+        let id = session.clone();
+        let what = format!("PR {url}");
+        self.write(
+            "record_nudge",
+            move |w| w.record_nudge(&id, &url, kind, &key, &signature, &scope),
+            timeout,
+        )
+        .await?
+        .map_err(|e| pr_store_error(e, ErrorCode::PrNotFound, &what))
+    }
+
+    /// `reset_nudge_key`: forgets one nudge key; `true` when it was present. An absent PR →
+    /// `PR_NOT_FOUND`; owned by another session → 409.
+    pub(crate) async fn reset_nudge_key(
+        &self,
+        session: &SessionId,
+        url: String,
+        key: String,
+        timeout: Duration,
+    ) -> Result<bool, CommandError> {
+        let id = session.clone();
+        let what = format!("PR {url}");
+        self.write(
+            "reset_nudge_key",
+            move |w| w.reset_nudge_key(&id, &url, &key),
+            timeout,
+        )
+        .await?
+        .map_err(|e| pr_store_error(e, ErrorCode::PrNotFound, &what))
+    }
+
+    /// `backfill_origin`: fills a project's empty `repo_origin_url` (a non-empty one is kept).
+    /// An absent project → `PROJECT_NOT_FOUND`.
+    pub(crate) async fn backfill_origin(
+        &self,
+        project: &ProjectId,
+        origin_url: String,
+        timeout: Duration,
+    ) -> Result<(), CommandError> {
+        let id = project.clone();
+        self.write(
+            "backfill_origin",
+            move |w| w.backfill_origin(&id, &origin_url),
+            timeout,
+        )
+        .await?
+        .map_err(|e| match e {
+            StoreError::NotFound => CommandError::rejected(
+                ErrorCode::ProjectNotFound,
+                format!("project {project} not found"),
+            ),
+            other => CommandError::Internal(other.to_string()),
+        })
     }
 }

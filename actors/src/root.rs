@@ -1,7 +1,8 @@
 //! Root: the top supervisor of the actor tree (README §3.1–3.2).
 //!
 //! Children (all permanent, started in this order in `pre_start`): LifecycleReducer,
-//! CdcPoller, Reaper, ProjectSupervisor. (ScmSupervisor arrives with GitHub support.)
+//! CdcPoller, Reaper, ProjectSupervisor, ScmSupervisor (the GitHub PR loop, [`crate::scm`];
+//! idle when GitHub is disabled).
 //!
 //! Messages ([`RootMsg`]):
 //! * `Restart(child)` (internal, sent with `send_after`): start a child again.
@@ -13,10 +14,11 @@
 //! the tree's failure channel (`ActorTree::failure()`) and stops, and the daemon then runs its
 //! shutdown and exits 1.
 //!
-//! `post_stop` stops the children in reverse dependency order (ProjectSupervisor, Reaper,
-//! CdcPoller, then the reducer, so in-flight writes finish) and clears the registry.
+//! `post_stop` stops the children in reverse dependency order (ScmSupervisor,
+//! ProjectSupervisor, Reaper, CdcPoller, then the reducer, so in-flight writes finish) and
+//! clears the registry.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ao_store::ReadPool;
@@ -30,7 +32,9 @@ use crate::projects::{ProjectCtx, ProjectSupervisor};
 use crate::reaper::{Reaper, ReaperArgs};
 use crate::reducer::{LifecycleReducer, ReducerArgs, ReducerHandle, WriterSlot};
 use crate::registry::Registry;
-use crate::sessions::SessionServices;
+use crate::scm::ScmShared;
+use crate::scm::supervisor::{ScmSupArgs, ScmSupMsg, ScmSupervisor};
+use crate::sessions::{SessionServices, SessionsHandle};
 use crate::supervision::{ChildSet, RestartPolicy, Verdict};
 
 /// How long Root waits for each child to stop.
@@ -43,14 +47,16 @@ pub(crate) enum RootChild {
     CdcPoller,
     Reaper,
     ProjectSupervisor,
+    ScmSupervisor,
 }
 
 impl RootChild {
-    const START_ORDER: [RootChild; 4] = [
+    const START_ORDER: [RootChild; 5] = [
         RootChild::Reducer,
         RootChild::CdcPoller,
         RootChild::Reaper,
         RootChild::ProjectSupervisor,
+        RootChild::ScmSupervisor,
     ];
 }
 
@@ -72,9 +78,17 @@ pub(crate) struct TreeCtx {
     pub(crate) registry: Arc<Registry>,
     pub(crate) failure: Arc<watch::Sender<Option<String>>>,
     pub(crate) svc: Arc<SessionServices>,
+    /// The GitHub client and rate budget ([`crate::scm`]).
+    pub(crate) scm: Arc<ScmShared>,
+    /// The running ScmSupervisor (not in the registry: nothing calls it).
+    pub(crate) scm_sup: Mutex<Option<ActorRef<ScmSupMsg>>>,
 }
 
 impl TreeCtx {
+    fn scm_sup(&self) -> std::sync::MutexGuard<'_, Option<ActorRef<ScmSupMsg>>> {
+        self.scm_sup.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Records the tree's fatal failure (the first reason wins).
     pub(crate) fn fail(&self, reason: &str) {
         self.failure.send_if_modified(|current| {
@@ -146,13 +160,33 @@ async fn spawn_child(
             registry.project_sup.set(Some(actor.clone()));
             actor.get_id()
         }
+        RootChild::ScmSupervisor => {
+            let args = ScmSupArgs {
+                shared: Arc::clone(&ctx.scm),
+                reader: ctx.reader.clone(),
+                reducer: ReducerHandle::new(Arc::clone(registry)),
+                sessions: SessionsHandle::new(Arc::clone(&ctx.svc)),
+                hub: ctx.hub.clone(),
+                write_timeout: ctx.cfg.timeouts.short,
+            };
+            let (actor, _) = Actor::spawn_linked(None, ScmSupervisor, args, sup).await?;
+            *ctx.scm_sup() = Some(actor.clone());
+            actor.get_id()
+        }
     };
     Ok(id)
 }
 
 /// Empties the registry slot of `child` if it still names `actor`.
-fn clear_slot(registry: &Registry, child: RootChild, actor: ActorId) {
+fn clear_slot(ctx: &TreeCtx, child: RootChild, actor: ActorId) {
+    let registry = &ctx.registry;
     match child {
+        RootChild::ScmSupervisor => {
+            let mut slot = ctx.scm_sup();
+            if slot.as_ref().is_some_and(|a| a.get_id() == actor) {
+                *slot = None;
+            }
+        }
         RootChild::Reducer => registry.reducer.clear_if(actor),
         RootChild::CdcPoller => registry.cdc.clear_if(actor),
         RootChild::Reaper => registry.reaper.clear_if(actor),
@@ -212,6 +246,10 @@ impl Actor for Root {
         state: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
         let registry = &state.ctx.registry;
+        let scm_sup = state.ctx.scm_sup().take();
+        if let Some(a) = scm_sup {
+            let _ = a.stop_and_wait(None, Some(CHILD_STOP_WAIT * 2)).await;
+        }
         if let Some(a) = registry.project_sup.get() {
             let _ = a.stop_and_wait(None, Some(CHILD_STOP_WAIT * 3)).await;
         }
@@ -275,7 +313,7 @@ impl Actor for Root {
             && verdict.is_some()
         {
             tracing::warn!(child = ?child, %event, "actor ended");
-            clear_slot(&state.ctx.registry, child, actor);
+            clear_slot(&state.ctx, child, actor);
         }
         Self::apply(&myself, state, verdict);
         Ok(())

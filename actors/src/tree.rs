@@ -22,6 +22,7 @@ use crate::reconcile::ReconcileReport;
 use crate::reducer::WriterSlot;
 use crate::registry::Registry;
 use crate::root::{Root, RootMsg, TreeCtx};
+use crate::scm::ScmShared;
 use crate::sessions::{SessionServices, SessionsHandle};
 
 /// The running actor tree and its handles.
@@ -50,7 +51,8 @@ impl std::fmt::Debug for ActorTree {
 }
 
 /// Starts Root and, under it, the LifecycleReducer (which takes `writer`), the CdcPoller, the
-/// Reaper and the ProjectSupervisor (which starts a ProjectActor per live project). Returns
+/// Reaper, the ProjectSupervisor (which starts a ProjectActor per live project) and the
+/// ScmSupervisor (a PrObserver per GitHub repo; idle when GitHub is disabled). Returns
 /// once every actor has run its `pre_start`.
 pub async fn spawn_tree(
     cfg: ActorsConfig,
@@ -66,7 +68,10 @@ pub async fn spawn_tree(
         reader.clone(),
         Arc::clone(&registry),
     )?);
+    let scm = Arc::new(ScmShared::build(&cfg));
     let ctx = Arc::new(TreeCtx {
+        scm,
+        scm_sup: std::sync::Mutex::new(None),
         cfg,
         reader,
         slot: WriterSlot::new(writer),
@@ -113,6 +118,13 @@ impl ActorTree {
     /// nothing the second time.
     pub async fn reconcile(&self) -> Result<ReconcileReport, ActorsError> {
         crate::reconcile::run(&self.ctx.svc, &self.sessions).await
+    }
+
+    /// The `github` block of `GET /api/v1/status` (scm.md §8): the shared rate budget's
+    /// state, token source, poll interval, last poll/error, backoff and both rate windows.
+    /// `disabled` without a GitHub setup or a token.
+    pub fn github_status(&self) -> ao_protocol::GithubStatus {
+        self.ctx.scm.status()
     }
 
     /// Becomes `Some(reason)` when the tree gave up (a child of Root exceeded its restart

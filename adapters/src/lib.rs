@@ -42,4 +42,6 @@ pub use runtime::{
     Tmux,
 };
 pub use scm::{GithubClient, ScmConfig, ScmError, TokenProvider};
-pub use workspace::{CreateRequest, Created, GitWorktree, Workspace, WorkspaceError, WorktreeRoot};
+pub use workspace::{
+    Checkout, CreateRequest, Created, GitWorktree, Switch, Workspace, WorkspaceError, WorktreeRoot,
+};

@@ -169,6 +169,7 @@ impl Daemon {
     pub fn new(run: RunFile) -> Result<Self, CliError> {
         let base = Url::parse(&format!("http://127.0.0.1:{}/", run.port))
             .map_err(|e| CliError::Failed(format!("bad daemon address: {e}")))?;
+        ao_daemon::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .no_proxy()
@@ -303,6 +304,7 @@ impl Daemon {
         query: &[(&str, String)],
         last_event_id: Option<i64>,
     ) -> Result<reqwest::Response, CliError> {
+        ao_daemon::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(Duration::from_secs(45))

@@ -228,6 +228,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 async fn post(run: &RunFile, entry: &SpoolEntry, deadline: Instant) -> Result<(), Failure> {
+    ao_daemon::install_crypto_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(POST_TIMEOUT)
         .no_proxy()

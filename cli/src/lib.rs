@@ -305,6 +305,21 @@ pub enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Claim a GitHub PR for a session and check its branch out
+    ClaimPr {
+        id: String,
+        /// A PR URL, owner/repo#N, #N or N
+        pr_ref: String,
+        /// The project the session must belong to
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Fail instead of taking the PR over from another live session
+        #[arg(long)]
+        no_takeover: bool,
+        /// Print the API body as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove what terminated sessions left behind (worktrees, runtime sessions)
     Cleanup {
         /// Only sessions of this project
@@ -498,6 +513,8 @@ fn run_daemon() -> ExitCode {
 
 /// Parses the command line and runs the command; the binary's whole `main`.
 pub fn main() -> ExitCode {
+    // Before any reqwest client exists (the build's reqwest has no built-in TLS provider).
+    ao_daemon::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -685,6 +702,20 @@ fn run_session(command: SessionCommand) -> Result<(), CliError> {
         SessionCommand::Cleanup { project, yes, json } => {
             rt.block_on(session::cleanup(&env, project.as_deref(), yes, json))
         }
+        SessionCommand::ClaimPr {
+            id,
+            pr_ref,
+            project,
+            no_takeover,
+            json,
+        } => rt.block_on(session::claim_pr(
+            &env,
+            &id,
+            &pr_ref,
+            project.as_deref(),
+            no_takeover,
+            json,
+        )),
     }
 }
 
@@ -846,6 +877,42 @@ mod tests {
             cli.command,
             Command::Attach { ref session_id, project: Some(ref p) } if session_id == "demo-1" && p == "demo"
         ));
+        let cli = Cli::try_parse_from([
+            "ao",
+            "session",
+            "claim-pr",
+            "demo-3",
+            "#12",
+            "-p",
+            "demo",
+            "--no-takeover",
+            "--json",
+        ])
+        .expect("valid claim-pr");
+        assert!(matches!(
+            cli.command,
+            Command::Session(SessionCommand::ClaimPr {
+                ref id,
+                ref pr_ref,
+                project: Some(_),
+                no_takeover: true,
+                json: true,
+            }) if id == "demo-3" && pr_ref == "#12"
+        ));
+        let cli = Cli::try_parse_from([
+            "ao",
+            "spawn",
+            "--project",
+            "demo",
+            "--claim-pr",
+            "https://github.com/o/r/pull/12",
+            "--no-takeover",
+        ])
+        .expect("valid spawn --claim-pr");
+        let Command::Spawn(args) = cli.command else {
+            panic!("spawn expected");
+        };
+        assert!(args.no_takeover && args.claim_pr.is_some());
         let cli = Cli::try_parse_from(["ao", "hooks", "claude-code", "stop"]).expect("valid hooks");
         assert!(matches!(cli.command, Command::Hooks { .. }));
     }
@@ -875,6 +942,7 @@ mod tests {
             &["ao", "send", "--message", "x"],
             &["ao", "attach"],
             &["ao", "session", "rename", "p-1"],
+            &["ao", "session", "claim-pr", "p-1"],
             &["ao", "orchestrator", "start"],
         ] {
             let e = Cli::try_parse_from(argv).expect_err("usage error");

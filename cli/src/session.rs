@@ -1,5 +1,5 @@
 //! Session and orchestrator commands (cli.md §4, §5): `spawn`, `send`, `attach`,
-//! `session ls|get|kill|restore|rename|cleanup` and `orchestrator ls|start`.
+//! `session ls|get|kill|restore|rename|cleanup|claim-pr` and `orchestrator ls|start`.
 //!
 //! Pure parts (request bodies, usage rules, text rendering) are separate functions with unit
 //! tests; the async functions make the HTTP calls. Usage rules marked (2) in the spec are
@@ -16,8 +16,9 @@ use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use ao_protocol::{
-    AttachResponse, CleanupResponse, EnvConfig, KillResponse, RenameResponse, RestoreResponse,
-    SendResponse, Session, SessionEnvelope, SessionList, SessionListing, SpawnResponse,
+    AttachResponse, ClaimCheckout, ClaimResult, CleanupResponse, EnvConfig, KillResponse,
+    RenameResponse, RestoreResponse, SendResponse, Session, SessionEnvelope, SessionList,
+    SessionListing, SpawnResponse,
 };
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -189,8 +190,8 @@ pub async fn spawn(env: &EnvConfig, flags: &SpawnFlags) -> Result<(), CliError> 
         let claimed = r
             .claim
             .as_ref()
-            .and_then(|c| c.pointer("/prs/0/url"))
-            .and_then(Value::as_str);
+            .and_then(|c| c.prs.first())
+            .map(|p| p.url.as_str());
         output::raw(&render_started("spawned session", &r.session, claimed))?;
     }
     if flags.attach {
@@ -617,6 +618,78 @@ pub async fn rename(
         "session {} renamed to \"{}\"",
         r.session_id, r.display_name
     ))
+}
+
+/// The `checkout:` text of a claim (cli.md §4); `branch` is the session's branch after the
+/// claim (the PR head ref when the worktree was switched).
+pub fn checkout_text(r: &ClaimResult, branch: Option<&str>) -> String {
+    match r.checkout {
+        ClaimCheckout::Switched => format!("switched to {}", branch.unwrap_or("PR branch")),
+        ClaimCheckout::AlreadyOnBranch => "already on PR branch".into(),
+        ClaimCheckout::SkippedDirty => "skipped: worktree has uncommitted changes".into(),
+        ClaimCheckout::SkippedBranchInUse => {
+            "skipped: branch is checked out in another worktree".into()
+        }
+        ClaimCheckout::Failed => format!(
+            "failed: {}",
+            r.checkout_error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+}
+
+/// The text of `ao session claim-pr` (cli.md §4).
+pub fn render_claim(r: &ClaimResult, branch: Option<&str>) -> String {
+    let mut out = String::new();
+    match r.prs.first() {
+        Some(pr) => {
+            let _ = writeln!(out, "session {} claimed PR #{}", r.session_id, pr.number);
+            let _ = writeln!(out, "  pr: {}", pr.url);
+        }
+        None => {
+            let _ = writeln!(out, "session {} claimed a PR", r.session_id);
+        }
+    }
+    let _ = writeln!(out, "  checkout: {}", checkout_text(r, branch));
+    for id in &r.taken_over_from {
+        let _ = writeln!(out, "  taking over from {id}");
+    }
+    out
+}
+
+/// `ao session claim-pr`.
+pub async fn claim_pr(
+    env: &EnvConfig,
+    id: &str,
+    pr_ref: &str,
+    project: Option<&str>,
+    no_takeover: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let d = Daemon::connect(env)?;
+    guard_project(&d, id, project).await?;
+    let body = with_spinner(
+        "claiming PR…",
+        !json,
+        d.call(
+            Method::POST,
+            &["sessions", id, "pr", "claim"],
+            &[],
+            Some(&json!({ "pr": pr_ref, "allowTakeover": !no_takeover })),
+            Timeout::Long,
+        ),
+    )
+    .await?;
+    if json {
+        return body.print();
+    }
+    let r: ClaimResult = body.decode("claim")?;
+    // The head ref the worktree switched to is the session's branch now.
+    let branch = if r.checkout == ClaimCheckout::Switched {
+        fetch(&d, id).await.ok().and_then(|(_, s)| s.branch)
+    } else {
+        None
+    };
+    output::raw(&render_claim(&r, branch.as_deref()))
 }
 
 /// Terminated sessions that still hold a workspace or a runtime handle.
@@ -1151,5 +1224,84 @@ mod tests {
             ]
         );
         assert_eq!(list_query(None, false, None), vec![]);
+    }
+
+    fn claim(checkout: &str, error: Option<&str>, taken: &[&str]) -> ClaimResult {
+        serde_json::from_value(json!({
+            "ok": true, "sessionId": "demo-3",
+            "prs": [
+                {"url": "https://github.com/o/r/pull/12", "number": 12, "title": "Fix",
+                 "state": "open", "ci": "passing", "review": "none", "mergeability": "mergeable",
+                 "reviewComments": false, "updatedAt": "2026-07-01T11:00:00.000Z"},
+                {"url": "https://github.com/o/r/pull/7", "number": 7, "title": "Old",
+                 "state": "merged", "ci": "passing", "review": "approved",
+                 "mergeability": "unknown", "reviewComments": false,
+                 "updatedAt": "2026-07-01T12:00:00.000Z"}
+            ],
+            "takenOverFrom": taken, "branchChanged": checkout == "switched",
+            "checkout": checkout, "checkoutError": error
+        }))
+        .expect("valid ClaimResult")
+    }
+
+    #[test]
+    fn claim_output_lines() {
+        assert_eq!(
+            render_claim(&claim("switched", None, &[]), Some("fix-login")),
+            "session demo-3 claimed PR #12\n  pr: https://github.com/o/r/pull/12\n  \
+             checkout: switched to fix-login\n"
+        );
+        assert_eq!(
+            render_claim(
+                &claim("already_on_branch", None, &["demo-1", "demo-2"]),
+                None
+            ),
+            "session demo-3 claimed PR #12\n  pr: https://github.com/o/r/pull/12\n  \
+             checkout: already on PR branch\n  taking over from demo-1\n  \
+             taking over from demo-2\n"
+        );
+        let texts = [
+            (
+                "skipped_dirty",
+                None,
+                "skipped: worktree has uncommitted changes",
+            ),
+            (
+                "skipped_branch_in_use",
+                None,
+                "skipped: branch is checked out in another worktree",
+            ),
+            (
+                "failed",
+                Some("git fetch failed: timeout"),
+                "failed: git fetch failed: timeout",
+            ),
+        ];
+        for (word, error, text) in texts {
+            assert_eq!(
+                checkout_text(&claim(word, error, &[]), None),
+                text,
+                "{word}"
+            );
+        }
+    }
+
+    #[test]
+    fn spawn_line_names_the_claimed_pr() {
+        let s = session("demo-3", "demo");
+        let r = SpawnResponse {
+            session: s.clone(),
+            claim: Some(claim("already_on_branch", None, &[])),
+        };
+        let claimed = r
+            .claim
+            .as_ref()
+            .and_then(|c| c.prs.first())
+            .map(|p| p.url.as_str());
+        assert_eq!(
+            render_started("spawned session", &r.session, claimed),
+            "spawned session demo-3 (idle) (claimed https://github.com/o/r/pull/12)\n\
+             attach with: ao attach demo-3\n"
+        );
     }
 }

@@ -359,6 +359,38 @@ mod tests {
     }
 
     #[test]
+    fn github_clock_times_are_local_hh_mm_ss_and_hh_mm() {
+        let at = "2026-07-01T10:05:42.000Z";
+        let local = ao_protocol::time::parse(at)
+            .expect("timestamp")
+            .with_timezone(&chrono::Local);
+        assert_eq!(
+            github_line(&json!({"state": "backoff", "backoffUntil": at})),
+            format!("backoff until {} (rate limited)", local.format("%H:%M:%S"))
+        );
+        let window = json!({"limit": 5000, "remaining": 4812, "used": 188, "resetAt": at});
+        let graphql = json!({"limit": 5000, "remaining": 4950, "used": 50, "resetAt": null});
+        assert_eq!(
+            github_line(&json!({"state": "ok", "rest": window, "graphql": graphql})),
+            format!(
+                "ok · REST 4812/5000 · GraphQL 4950/5000 · resets {}",
+                local.format("%H:%M")
+            )
+        );
+        assert_eq!(
+            github_line(&json!({"state": "throttled", "rest": window, "graphql": null})),
+            format!(
+                "throttled · REST 4812/5000 · resets {}",
+                local.format("%H:%M")
+            )
+        );
+        assert_eq!(
+            github_line(&json!({"state": "auth_failed", "lastError": null})),
+            "auth_failed (unknown error)"
+        );
+    }
+
+    #[test]
     fn stopped_object_has_nulls() {
         let env =
             EnvConfig::from_lookup(|k| (k == "HOME").then(|| "/h".to_string())).expect("valid env");

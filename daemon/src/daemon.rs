@@ -1,6 +1,7 @@
 //! The life of one daemon: boot (sessions.md §17) and shutdown (§16).
 //!
-//! Boot order: validate config → create `AO_HOME` and the data dir (0700) → take `daemon.lock`
+//! Boot order: validate config (including `AO_GITHUB_*`, which also builds the one GitHub
+//! token provider) → create `AO_HOME` and the data dir (0700) → take `daemon.lock`
 //! → open and migrate the store → bind `127.0.0.1:<AO_PORT>` (on `EADDRINUSE`, an ephemeral
 //! loopback port) → generate the token → write `running.json` → serve with readiness
 //! `starting` → prepare the tmux runtime (writes `<AO_HOME>/tmux.conf`) → spawn the actor tree
@@ -26,9 +27,10 @@ use tokio::task::JoinHandle;
 
 use crate::files::{self, DaemonLock};
 use crate::http::routes;
-use crate::http::state::{AppState, Handles, StateInit, Tuning};
+use crate::http::state::{AppState, Handles, ScmEnv, SharedTree, StateInit, Tuning};
 use crate::{DaemonError, config};
-use ao_actors::{ActorTree, ActorsConfig};
+use ao_actors::{ActorsConfig, ScmSetup};
+use ao_adapters::scm::{ScmConfig, TokenProvider};
 use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
 
 /// Extra time given to connections after in-flight handlers were told to give up.
@@ -128,7 +130,10 @@ pub(crate) async fn start_with(
     env: EnvConfig,
     tuning: Tuning,
 ) -> Result<RunningDaemon, DaemonError> {
+    crate::install_crypto_provider();
     config::log_filter(&env)?;
+    // Invalid AO_GITHUB_* variables are a startup error, like every other AO_* variable.
+    let scm = scm_setup(tuning.scm_env.as_ref())?;
     files::create_private_dir(&env.home)?;
     files::create_private_dir(&env.data_dir)?;
     let lock = DaemonLock::acquire(&env.lock_path())?;
@@ -201,6 +206,7 @@ pub(crate) async fn start_with(
     actors.ao_exe = std::env::current_exe().ok();
     actors.runtimes = vec![Arc::clone(&tmux)];
     actors.workspace = Some(workspace);
+    actors.scm = Some(scm);
     let tree = ao_actors::spawn_tree(actors, opened.reader, opened.writer).await;
     let tree = match tree {
         Ok(tree) => tree,
@@ -213,17 +219,21 @@ pub(crate) async fn start_with(
             return Err(err);
         }
     };
-    app.install(Handles {
-        projects: tree.projects.clone(),
-        sessions: tree.sessions.clone(),
-        events: tree.events.clone(),
-        runtimes: vec![tmux],
-    });
     // Boot reconcile (sessions.md §17) is best-effort: it never blocks readiness.
     match tree.reconcile().await {
         Ok(report) => tracing::info!(?report, "boot reconcile done"),
         Err(e) => tracing::warn!(error = %e, "boot reconcile failed"),
     }
+    let failure = tree.failure();
+    let handles = Handles {
+        projects: tree.projects.clone(),
+        sessions: tree.sessions.clone(),
+        events: tree.events.clone(),
+        runtimes: vec![tmux],
+        tree: SharedTree::new(tree),
+    };
+    let tree = handles.tree.clone();
+    app.install(handles);
     app.set_readiness(ReadinessState::Ready);
     tracing::info!(pid, port, "ao daemon ready");
 
@@ -232,6 +242,7 @@ pub(crate) async fn start_with(
     let task = tokio::spawn(lifecycle(Lifecycle {
         app: app.clone(),
         tree,
+        failure,
         server,
         drain: drain_tx,
         lock,
@@ -246,6 +257,24 @@ pub(crate) async fn start_with(
         task,
         #[cfg(test)]
         faults,
+    })
+}
+
+/// The GitHub endpoints and the daemon's one token provider (scm.md §2): from the process
+/// environment (and `gh auth token`), or from a test environment.
+fn scm_setup(test_env: Option<&ScmEnv>) -> Result<ScmSetup, DaemonError> {
+    let Some(test_env) = test_env else {
+        let config = ScmConfig::from_env()?;
+        let tokens = Arc::new(TokenProvider::new(config.host.clone()));
+        return Ok(ScmSetup { config, tokens });
+    };
+    let config = ScmConfig::from_lookup(|k| (test_env.lookup)(k))?;
+    let lookup = Arc::clone(&test_env.lookup);
+    let tokens = TokenProvider::with_lookup(config.host.clone(), move |k| lookup(k))
+        .gh_program(test_env.gh_program.clone());
+    Ok(ScmSetup {
+        config,
+        tokens: Arc::new(tokens),
     })
 }
 
@@ -297,7 +326,9 @@ async fn bind(port: u16) -> Result<TcpListener, DaemonError> {
 /// What the shutdown sequence owns.
 struct Lifecycle {
     app: AppState,
-    tree: ActorTree,
+    tree: SharedTree,
+    /// The tree's failure signal (taken before the tree was shared).
+    failure: watch::Receiver<Option<String>>,
     server: JoinHandle<std::io::Result<()>>,
     drain: oneshot::Sender<()>,
     lock: DaemonLock,
@@ -309,15 +340,15 @@ struct Lifecycle {
 /// Waits for a trigger, then runs the shutdown sequence once.
 async fn lifecycle(l: Lifecycle) -> Result<(), DaemonError> {
     #[cfg(not(test))]
-    let failure = trigger(&l.app, &l.tree).await;
+    let failure = trigger(&l.app, &l.failure).await;
     #[cfg(test)]
     let failure = {
         let mut faults = l.faults;
         loop {
             tokio::select! {
-                failure = trigger(&l.app, &l.tree) => break failure,
+                failure = trigger(&l.app, &l.failure) => break failure,
                 Some(target) = faults.recv() => {
-                    let _ = l.tree.inject_panic(target);
+                    let _ = l.tree.with(|tree| tree.inject_panic(target));
                 }
             }
         }
@@ -330,7 +361,9 @@ async fn lifecycle(l: Lifecycle) -> Result<(), DaemonError> {
     let _ = l.drain.send(());
     drain(&l.app, l.server).await;
     tracing::info!("shutdown: stopping the actor tree");
-    l.tree.shutdown(l.app.tuning.actors_stop_timeout).await;
+    if let Some(tree) = l.tree.take() {
+        tree.shutdown(l.app.tuning.actors_stop_timeout).await;
+    }
     if files::remove_run_file_if_ours(&l.env.run_file, l.app.pid) {
         tracing::debug!(path = %l.env.run_file.display(), "run-file removed");
     }
@@ -343,11 +376,11 @@ async fn lifecycle(l: Lifecycle) -> Result<(), DaemonError> {
 }
 
 /// Resolves when shutdown is requested (`None`) or the actor tree failed (`Some(reason)`).
-async fn trigger(app: &AppState, tree: &ActorTree) -> Option<String> {
+async fn trigger(app: &AppState, failure: &watch::Receiver<Option<String>>) -> Option<String> {
     let mut requested = app.watch_shutdown();
     tokio::select! {
         _ = requested.wait_for(|v| *v) => None,
-        reason = root_failure(tree.failure()) => Some(reason),
+        reason = root_failure(failure.clone()) => Some(reason),
     }
 }
 

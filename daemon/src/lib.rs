@@ -8,6 +8,8 @@
 //! * [`run`] — the whole life of a daemon, until a shutdown future resolves.
 //! * [`start`] → [`RunningDaemon`] — boot in-process (tests, benchmarks) and control it.
 //! * [`route_table`], [`openapi_document`] — the served routes and the generated API document.
+//! * [`install_crypto_provider`] — installs the rustls `ring` provider; every process that
+//!   links the daemon (with its `tls` GitHub client) calls it before building a reqwest client.
 //!
 //! Modules (private): `config` (AO_LOG validation), `files` (dirs, `daemon.lock`,
 //! `running.json`, token), `daemon` (boot and shutdown order), `http` (gates, routes, handlers,
@@ -55,8 +57,17 @@ pub fn openapi_document() -> String {
     http::openapi::generate()
 }
 
+/// Installs the process-wide rustls crypto provider (`ring`). The daemon enables the adapters'
+/// `tls` feature, which (by cargo feature unification) leaves every reqwest client of the build
+/// without a built-in provider: each process must call this before it builds any reqwest
+/// client. Idempotent and cheap; [`main_entry`] and [`start`] call it themselves.
+pub fn install_crypto_provider() {
+    ao_adapters::scm::install_crypto_provider();
+}
+
 /// Entry point of `ao daemon`.
 pub fn main_entry() -> ExitCode {
+    install_crypto_provider();
     let env = match EnvConfig::from_env() {
         Ok(env) => env,
         Err(e) => {

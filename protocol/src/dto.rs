@@ -10,8 +10,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::enums::{
-    ActivityState, CiState, DisplayStatus, EventType, GithubState, Harness, Mergeability, PrState,
-    ProjectHealth, ReviewDecision, RuntimeKind, SessionKind, TerminatedReason,
+    ActivityState, CheckStatus, CiState, DisplayStatus, EventType, GithubState, Harness,
+    Mergeability, NudgeKind, PrState, ProjectHealth, ReviewDecision, RuntimeKind, SessionKind,
+    TerminatedReason,
 };
 use crate::ids::{ProjectId, SessionId};
 
@@ -37,6 +38,8 @@ pub mod routes {
     pub const SESSION_SEND: &str = "/api/v1/sessions/{sessionId}/send";
     pub const SESSION_ACTIVITY: &str = "/api/v1/sessions/{sessionId}/activity";
     pub const SESSION_ATTACH: &str = "/api/v1/sessions/{sessionId}/attach";
+    pub const SESSION_PR: &str = "/api/v1/sessions/{sessionId}/pr";
+    pub const SESSION_PR_CLAIM: &str = "/api/v1/sessions/{sessionId}/pr/claim";
     pub const ORCHESTRATORS: &str = "/api/v1/orchestrators";
     pub const ORCHESTRATOR: &str = "/api/v1/orchestrators/{sessionId}";
 
@@ -463,8 +466,152 @@ pub struct SpawnRequest {
 pub struct SpawnResponse {
     pub session: Session,
     /// The claim result when `claimPr` was given, else null.
-    #[schema(value_type = Option<Object>)]
-    pub claim: Option<Value>,
+    pub claim: Option<ClaimResult>,
+}
+
+/// `POST /api/v1/sessions/{id}/pr/claim` (scm.md §11). `pr` is a PR reference: a PR URL,
+/// `owner/repo#n`, `#n` or `n`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimRequest {
+    #[serde(default)]
+    pub pr: Option<String>,
+    /// Take the PR over from another live session (default true).
+    #[serde(default)]
+    pub allow_takeover: Option<bool>,
+}
+
+/// What the claim did to the session's worktree (scm.md §11 "Checkout").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimCheckout {
+    Switched,
+    AlreadyOnBranch,
+    SkippedDirty,
+    SkippedBranchInUse,
+    Failed,
+}
+
+/// `ClaimResult` (http-api.md §7.5): the `200` of a claim and `claim` of a spawn with `claimPr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimResult {
+    pub ok: bool,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    /// The session's PRs, the claimed PR first.
+    pub prs: Vec<PrBrief>,
+    /// The previous owner when it was another session (live or not).
+    #[schema(value_type = Vec<String>)]
+    pub taken_over_from: Vec<SessionId>,
+    pub branch_changed: bool,
+    pub checkout: ClaimCheckout,
+    pub checkout_error: Option<String>,
+}
+
+/// A failing check of an open PR's head commit (`PrSummary.ci.failingChecks`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailingCheck {
+    pub name: String,
+    /// `failed` or `cancelled`.
+    pub status: CheckStatus,
+    /// The raw provider conclusion, e.g. `FAILURE`.
+    pub conclusion: String,
+    pub url: String,
+}
+
+/// `PrSummary.ci`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrCiSummary {
+    pub state: CiState,
+    pub failing_checks: Vec<FailingCheck>,
+}
+
+/// One unresolved review comment's location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewLink {
+    pub url: String,
+    pub file: String,
+    pub line: Option<i64>,
+}
+
+/// Unresolved review comments of one (human) reviewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnresolvedBy {
+    pub reviewer: String,
+    pub count: u64,
+    pub links: Vec<ReviewLink>,
+}
+
+/// `PrSummary.review`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrReviewSummary {
+    pub decision: ReviewDecision,
+    pub has_unresolved_human_comments: bool,
+    pub unresolved_by: Vec<UnresolvedBy>,
+}
+
+/// `PrSummary.mergeability`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrMergeabilitySummary {
+    pub state: Mergeability,
+    pub reasons: Vec<String>,
+}
+
+/// The last nudge sent about a PR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastNudgeView {
+    pub at: String,
+    pub kind: NudgeKind,
+    pub key: String,
+}
+
+/// One PR of `GET /sessions/{id}/pr` (scm.md §12). Log tails and comment bodies are never
+/// included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrSummary {
+    pub url: String,
+    pub html_url: String,
+    pub number: u64,
+    pub title: String,
+    pub state: PrState,
+    /// `github`.
+    pub provider: String,
+    /// Base repository `owner/name`.
+    pub repo: String,
+    pub author: String,
+    pub source_branch: String,
+    pub target_branch: String,
+    pub head_sha: String,
+    pub additions: u64,
+    pub deletions: u64,
+    pub changed_files: u64,
+    pub ci: PrCiSummary,
+    pub review: PrReviewSummary,
+    pub mergeability: PrMergeabilitySummary,
+    /// Null when the PR was never nudged.
+    pub last_nudge: Option<LastNudgeView>,
+    pub updated_at: String,
+    pub observed_at: Option<String>,
+    pub ci_observed_at: Option<String>,
+    pub review_observed_at: Option<String>,
+}
+
+/// `GET /api/v1/sessions/{id}/pr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrSummaryList {
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub prs: Vec<PrSummary>,
 }
 
 /// `POST /api/v1/orchestrators`.

@@ -358,6 +358,7 @@ impl Reply {
 
 impl Api {
     pub fn new(rf: &RunFile) -> Self {
+        ao_daemon::install_crypto_provider();
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))

@@ -126,6 +126,7 @@ fn cmd_spawn(project: &str, command: &str) -> SpawnCommand {
         issue_id: None,
         display_name: None,
         command: Some(command.to_string()),
+        claim: None,
     }
 }
 

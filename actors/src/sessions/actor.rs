@@ -3,7 +3,7 @@
 //! Messages ([`SessionMsg`]):
 //! * `Spawn(plan, reply)`: the first operation of a freshly seeded session (sessions.md §3).
 //! * `Command(cmd, reply)`: a per-session command. Lifecycle commands (kill, restore,
-//!   rollback, cleanup) join the FIFO of operations ([`MAX_QUEUED_OPS`] may wait; the next is
+//!   rollback, cleanup, claim PR) join the FIFO of operations ([`MAX_QUEUED_OPS`] may wait; the next is
 //!   `SESSION_BUSY`). `send` and `activity` are handled at once, except that an immediate send
 //!   waits behind an in-flight spawn, restore or relaunch.
 //! * `Observe { probe, at }`: a Reaper observation (§13.2).
@@ -18,9 +18,21 @@
 //!   lifecycle operation that re-probes, then relaunches in place and counts against the
 //!   relaunch budget). While it runs, Reaper observations are ignored, so the two never
 //!   relaunch the same session twice.
+//! * `Command(PrFactsChanged { complete })` (scm.md §7 step 2, §9, §10): re-evaluates the due
+//!   nudge from stored facts and, with `complete`, queues the kill with reason `pr_merged`
+//!   (a dirty worktree is kept). Replies once both are done, so the observer may ack.
 //! * internal: `OpDone` (a lifecycle task finished), `Delivered` (a delivery task finished),
 //!   `Timer` (confirmation, retry, hook-less gap, relaunch, first prompt; all via
 //!   `send_after`, stale ones recognised by sequence numbers).
+//!
+//! Nudges (scm.md §9): the due nudge is re-evaluated (pure [`crate::nudge::evaluate`] over
+//! `pr_details_of_session`) when the actor starts, on `PrFactsChanged` and on every idle edge;
+//! review keys whose condition cleared are reset first (`reset_nudge_key`); a key over its
+//! budget is warned about once per (key, scope) per daemon run. The outbox keeps at most one
+//! due nudge, behind the human messages, and delivers it only while the agent is idle (never
+//! `active` or `waiting_input`), on an idle edge or when it is recomputed while already idle.
+//! After a successful `deliver` the actor asks the reducer for `record_nudge` and re-evaluates,
+//! so the same signature is never sent again.
 //!
 //! Operations run in tracked tokio tasks ([`super::ops`]); their reply port stays in the actor,
 //! so an actor that dies with an operation in flight reports it failed (`Unavailable`) to its
@@ -50,6 +62,7 @@ use super::{
     SessionCmd, SessionServices,
 };
 use crate::error::CommandError;
+use crate::nudge;
 use crate::projects::Reply;
 
 /// How long a stopping SessionActor waits for its tasks.
@@ -101,6 +114,11 @@ enum Op {
     Relaunch,
     /// Boot reconcile's relaunch of a runtime the batch probe saw missing.
     BootRelaunch,
+    /// Claim PR (scm.md §11).
+    Claim {
+        pr_ref: String,
+        allow_takeover: bool,
+    },
 }
 
 impl Op {
@@ -122,6 +140,7 @@ pub(crate) enum OpResult {
     Cleanup(Result<CleanupResult, CommandError>),
     Relaunched(Result<Option<Launched>, CommandError>),
     BootRelaunched(Result<ops::BootRelaunch, CommandError>),
+    Claimed(Result<super::ClaimOutcome, CommandError>),
 }
 
 struct Pending {
@@ -168,6 +187,8 @@ pub(crate) struct SessionState {
     last_op_done: Instant,
     tasks: Vec<JoinHandle<()>>,
     stopping: bool,
+    /// The `pr_merged` kill is queued (scm.md §10); no more nudges.
+    completion_queued: bool,
 }
 
 impl SessionState {
@@ -239,7 +260,20 @@ impl Actor for SessionActor {
             last_op_done: Instant::now(),
             tasks: Vec::new(),
             stopping: false,
+            completion_queued: false,
         })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A nudge lost in a crash before delivery is derived again (scm.md §9.1).
+        if let Err(e) = evaluate_nudge(&myself, state).await {
+            tracing::warn!(session = %state.id, error = %e, "cannot evaluate the due nudge at start");
+        }
+        Ok(())
     }
 
     async fn post_stop(
@@ -272,7 +306,9 @@ impl Actor for SessionActor {
             SessionMsg::CheckStop => {}
             SessionMsg::Reload => state.reload().await,
             SessionMsg::OpDone(result) => op_done(&myself, state, result).await,
-            SessionMsg::Delivered { seq, result } => delivered(&myself, state, seq, result),
+            SessionMsg::Delivered { seq, result } => {
+                delivered(&myself, state, seq, result).await;
+            }
             SessionMsg::Timer(timer) => on_timer(&myself, state, timer),
             #[cfg(any(test, feature = "fault-injection"))]
             SessionMsg::Fault => panic!("injected fault in session actor {}", state.id),
@@ -354,6 +390,10 @@ fn start_next(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
             Op::Cleanup => OpResult::Cleanup(ops::cleanup_one(&svc, &id).await),
             Op::Relaunch => OpResult::Relaunched(ops::relaunch(&svc, &id).await),
             Op::BootRelaunch => OpResult::BootRelaunched(ops::relaunch_if_missing(&svc, &id).await),
+            Op::Claim {
+                pr_ref,
+                allow_takeover,
+            } => OpResult::Claimed(super::claim::claim(&svc, &id, &pr_ref, allow_takeover).await),
         };
         if let Err(ractor::MessagingErr::SendErr(SessionMsg::OpDone(result))) =
             me.cast(SessionMsg::OpDone(result))
@@ -397,7 +437,106 @@ async fn command(
             event,
         } => activity(myself, state, signal, agent_session_id, event, reply).await,
         SessionCmd::Reconcile { probe } => reconcile(myself, state, probe, reply).await,
+        SessionCmd::ClaimPr {
+            pr_ref,
+            allow_takeover,
+        } => enqueue(
+            myself,
+            state,
+            Op::Claim {
+                pr_ref,
+                allow_takeover,
+            },
+            Some(reply),
+        ),
+        SessionCmd::PrFactsChanged { complete } => {
+            pr_facts_changed(myself, state, complete, reply).await;
+        }
     }
+}
+
+/// `PrFactsChanged` (scm.md §7 step 2): re-evaluate the due nudge, queue the `pr_merged` kill
+/// when the session is complete (§10), then reply. A failed evaluation is an error, so the
+/// observer does not ack and delivers the facts again.
+async fn pr_facts_changed(
+    myself: &ActorRef<SessionMsg>,
+    state: &mut SessionState,
+    complete: bool,
+    reply: Reply<CmdReply>,
+) {
+    state.reload().await;
+    if !state.is_live() {
+        let _ = reply.send(Ok(CmdReply::PrFactsHandled));
+        return;
+    }
+    if let Err(e) = evaluate_nudge(myself, state).await {
+        let _ = reply.send(Err(e));
+        return;
+    }
+    if complete && !state.completion_queued {
+        tracing::info!(session = %state.id, "every PR of the session is merged or closed; killing it");
+        state.completion_queued = true;
+        state.outbox.clear();
+        enqueue(myself, state, Op::Kill(TerminatedReason::PrMerged), None);
+    }
+    let _ = reply.send(Ok(CmdReply::PrFactsHandled));
+}
+
+/// Re-evaluates the due nudge from stored facts (scm.md §9.1) into the outbox slot, resetting
+/// review keys whose condition cleared first, then delivers when the agent is already idle.
+async fn evaluate_nudge(
+    myself: &ActorRef<SessionMsg>,
+    state: &mut SessionState,
+) -> Result<(), CommandError> {
+    let Some(row) = state.row.clone().filter(|r| !r.is_terminated) else {
+        state.outbox.set_nudge(None);
+        return Ok(());
+    };
+    if row.runtime_handle_id.is_empty() || state.completion_queued {
+        state.outbox.set_nudge(None);
+        return Ok(());
+    }
+    let svc = Arc::clone(&state.svc);
+    let mut prs = svc.pr_details(&state.id).await?;
+    let resets = nudge::review_keys_to_reset(&prs);
+    if !resets.is_empty() {
+        for r in resets {
+            match svc
+                .reducer
+                .reset_nudge_key(
+                    &state.id,
+                    r.pr_url.clone(),
+                    r.key.clone(),
+                    svc.timeouts.short,
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::debug!(session = %state.id, key = r.key, "review condition cleared; nudge key reset");
+                }
+                Err(e) => {
+                    tracing::warn!(session = %state.id, key = r.key, error = %e, "cannot reset a nudge key");
+                }
+            }
+        }
+        prs = svc.pr_details(&state.id).await?;
+    }
+    let evaluation = nudge::evaluate(&row, &prs);
+    for hit in &evaluation.over_budget {
+        if svc.first_budget_warning(&hit.key, &hit.scope) {
+            tracing::warn!(
+                session = %state.id,
+                pr = hit.pr_url,
+                key = hit.key,
+                scope = hit.scope,
+                budget = nudge::BUDGET,
+                "nudge budget reached; not nudging this key again in this scope"
+            );
+        }
+    }
+    state.outbox.set_nudge(evaluation.nudge);
+    try_deliver(myself, state);
+    Ok(())
 }
 
 /// Boot reconcile of this session (sessions.md §17 b, d; see the module doc).
@@ -517,7 +656,7 @@ fn queue_message(state: &mut SessionState, message: String) -> Result<CmdReply, 
 /// Starts the next outbox delivery when the rules of §9.3–9.4 allow it. Called on an idle
 /// edge, on an enqueue, and when a hook-less gap has passed.
 fn try_deliver(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
-    if state.running.is_some() || state.outbox.is_busy() || state.outbox.len() == 0 {
+    if state.running.is_some() || state.outbox.is_busy() || !state.outbox.has_pending() {
         return;
     }
     let Some(row) = state.row.as_ref().filter(|r| !r.is_terminated) else {
@@ -577,7 +716,7 @@ fn spawn_delivery(
     state.track(task);
 }
 
-fn delivered(
+async fn delivered(
     myself: &ActorRef<SessionMsg>,
     state: &mut SessionState,
     seq: u64,
@@ -586,6 +725,9 @@ fn delivered(
     match result {
         Ok(()) => {
             state.last_delivery = Some(Instant::now());
+            if let Some(n) = state.outbox.inflight_nudge(seq).cloned() {
+                record_nudge(myself, state, n).await;
+            }
             let confirm = state.signal_capable();
             if state.outbox.delivered(seq, confirm) {
                 let after = state.svc.timings.confirm_timeout;
@@ -608,6 +750,32 @@ fn delivered(
                 }
             }
         }
+    }
+}
+
+/// A nudge was delivered: `record_nudge` (scm.md §9.4), then re-evaluate so the slot never
+/// holds the signature just sent.
+async fn record_nudge(myself: &ActorRef<SessionMsg>, state: &mut SessionState, n: nudge::Nudge) {
+    let svc = Arc::clone(&state.svc);
+    tracing::info!(session = %state.id, kind = %n.kind, key = n.key, "nudge delivered");
+    if let Err(e) = svc
+        .reducer
+        .record_nudge(
+            &state.id,
+            n.pr_url.clone(),
+            n.kind,
+            n.key.clone(),
+            n.signature.clone(),
+            n.scope.clone(),
+            svc.timeouts.short,
+        )
+        .await
+    {
+        tracing::warn!(session = %state.id, key = n.key, error = %e, "cannot record the delivered nudge");
+        return;
+    }
+    if let Err(e) = evaluate_nudge(myself, state).await {
+        tracing::warn!(session = %state.id, error = %e, "cannot re-evaluate the due nudge");
     }
 }
 
@@ -787,6 +955,10 @@ async fn apply_signal(
         state.outbox.on_active();
     }
     if outcome.prev != ActivityState::Idle && outcome.new == ActivityState::Idle {
+        // The idle edge: the due nudge is evaluated again (scm.md §9.1), then one item goes.
+        if let Err(e) = evaluate_nudge(myself, state).await {
+            tracing::warn!(session = %state.id, error = %e, "cannot evaluate the due nudge");
+        }
         try_deliver(myself, state);
     }
     Ok(reply)
@@ -962,6 +1134,11 @@ async fn op_done(myself: &ActorRef<SessionMsg>, state: &mut SessionState, result
         }
         OpResult::Killed(r) => {
             state.outbox.clear();
+            if reply.is_none()
+                && let Err(e) = &r
+            {
+                tracing::warn!(session = %id, error = %e, "kill failed");
+            }
             reply_with(reply, r.map(|freed| CmdReply::Killed { freed }));
         }
         OpResult::Restored(r) => {
@@ -976,6 +1153,14 @@ async fn op_done(myself: &ActorRef<SessionMsg>, state: &mut SessionState, result
             );
         }
         OpResult::RolledBack(r) => reply_with(reply, r.map(CmdReply::RolledBack)),
+        OpResult::Claimed(r) => {
+            let claimed = r.is_ok();
+            reply_with(reply, r.map(CmdReply::Claimed));
+            // The session owns new facts (and a reset nudge state).
+            if claimed && let Err(e) = evaluate_nudge(myself, state).await {
+                tracing::warn!(session = %id, error = %e, "cannot evaluate the due nudge after a claim");
+            }
+        }
         OpResult::Cleanup(r) => reply_with(reply, r.map(CmdReply::Cleanup)),
         OpResult::Relaunched(r) => {
             state.missing_since = None;

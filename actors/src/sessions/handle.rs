@@ -25,8 +25,8 @@ use ractor::{Actor, MessagingErr};
 
 use super::actor::{SessionActor, SessionArgs, SessionMsg};
 use super::{
-    ActivityReply, CleanupOutcome, CleanupResult, CmdReply, REASON_TEARDOWN_FAILED, Reconciled,
-    RollbackOutcome, SessionCmd, SessionServices, SpawnCommand,
+    ActivityReply, ClaimOutcome, CleanupOutcome, CleanupResult, CmdReply, REASON_TEARDOWN_FAILED,
+    Reconciled, RollbackOutcome, SessionCmd, SessionServices, SpawnCommand,
 };
 use crate::error::CommandError;
 use crate::projects::ProjectMsg;
@@ -143,6 +143,7 @@ impl SessionsHandle {
             issue_id: None,
             display_name: None,
             command: None,
+            claim: None,
         })
         .await
     }
@@ -302,6 +303,69 @@ impl SessionsHandle {
         match self.session_call(&id, cmd, self.short()).await? {
             CmdReply::Activity(r) => Ok(r),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Claim PR (scm.md §11): the session takes ownership of the PR `pr_ref` (URL,
+    /// `<o>/<r>#<n>`, `#<n>` or `<n>`), then its worktree is switched to the PR head ref
+    /// (adapters.md §4.3). Runs as a lifecycle operation of the session (after any queued
+    /// one), bounded by the long timeout.
+    ///
+    /// Errors, in order: `SESSION_NOT_FOUND`, `SESSION_TERMINATED`, `SESSION_NOT_CLAIMABLE`,
+    /// `SESSION_NO_WORKSPACE`, `PROJECT_NOT_RESOLVABLE`, `PR_REQUIRED`, `INVALID_PR_REF`,
+    /// `PR_PROJECT_MISMATCH`, `SCM_UNAVAILABLE`, `PR_NOT_FOUND`, `PR_FROM_FORK`,
+    /// `PR_NOT_OPEN`, then `PR_CLAIMED_BY_ACTIVE_SESSION` (details `{ownerSessionId}`). A failed
+    /// checkout is not an error: it is reported in the outcome.
+    pub async fn claim_pr(
+        &self,
+        id: SessionId,
+        pr_ref: String,
+        allow_takeover: bool,
+    ) -> Result<ClaimOutcome, CommandError> {
+        let cmd = SessionCmd::ClaimPr {
+            pr_ref,
+            allow_takeover,
+        };
+        match self.session_call(&id, cmd, self.long()).await? {
+            CmdReply::Claimed(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The PR observer's reaction (scm.md §7 step 2): the session's actor re-evaluates its due
+    /// nudge and, with `complete`, queues the kill with reason `pr_merged` (§10). Bounded by
+    /// the short timeout (5 s). A terminated session needs nothing (`Ok`).
+    ///
+    /// Errors: `SESSION_NOT_FOUND`; `Unavailable` when the live session has no actor (the
+    /// observer retries on its next poll); `Timeout`; a failed re-evaluation.
+    pub async fn pr_facts_changed(
+        &self,
+        id: SessionId,
+        complete: bool,
+    ) -> Result<(), CommandError> {
+        let timeout = self.short();
+        if let Some(actor) = self.svc.registry.sessions.get(&id).map(|r| r.clone()) {
+            let cmd = SessionCmd::PrFactsChanged { complete };
+            match actor
+                .call(|reply| SessionMsg::Command(cmd, reply), Some(timeout))
+                .await
+            {
+                Ok(CallResult::Success(Ok(CmdReply::PrFactsHandled))) => return Ok(()),
+                Ok(CallResult::Success(Ok(other))) => return Err(unexpected(&other)),
+                Ok(CallResult::Success(Err(e))) => return Err(e),
+                Ok(CallResult::Timeout) => return Err(CommandError::Timeout),
+                Ok(CallResult::SenderError) | Err(_) => {}
+            }
+        }
+        match self.svc.session(&id).await? {
+            None => Err(CommandError::rejected(
+                ErrorCode::SessionNotFound,
+                format!("session {id} not found"),
+            )),
+            Some(row) if row.is_terminated => Ok(()),
+            Some(_) => Err(CommandError::unavailable(format!(
+                "session {id} has no running actor; retry shortly"
+            ))),
         }
     }
 

@@ -17,6 +17,7 @@
 //! * `actor`: the SessionActor (FIFO of lifecycle operations, outbox and delivery §9,
 //!   activity §13.1, runtime observations §13.2).
 //! * `outbox`: the pure outbox bookkeeping.
+//! * `claim`: claim PR (scm.md §11): preconditions, facts, the `claim_pr` write, the checkout.
 //!
 //! Invariants:
 //! * One lifecycle operation at a time per session; at most [`MAX_QUEUED_OPS`] wait; the next
@@ -26,6 +27,7 @@
 //!   failure happens before `set_workspace`, and left terminated `spawn_failed` after it.
 
 pub(crate) mod actor;
+pub(crate) mod claim;
 pub mod handle;
 pub(crate) mod naming;
 pub(crate) mod ops;
@@ -39,6 +41,8 @@ mod tests;
 use ao_protocol::{
     ActivityState, Delivery, Harness, ProjectId, SessionId, SessionKind, SkippedSession,
 };
+
+pub use ao_adapters::Checkout;
 
 pub use handle::SessionsHandle;
 pub(crate) use services::SessionServices;
@@ -62,6 +66,31 @@ pub struct SpawnCommand {
     pub display_name: Option<String>,
     /// Harness `command` only: the launch command; `config.<role>.command` when `None`.
     pub command: Option<String>,
+    /// `claimPr` (scm.md §11): claim this PR at spawn (workers only); the worktree is created
+    /// on its head ref.
+    pub claim: Option<ClaimSpec>,
+}
+
+/// `claimPr` of a spawn (scm.md §11): the PR reference as the user gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimSpec {
+    pub pr_ref: String,
+    /// Take the PR over from another live session (the API default is `true`).
+    pub allow_takeover: bool,
+}
+
+/// The result of a claim (http-api.md §7.5 without `prs`, which the caller re-reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimOutcome {
+    /// The claimed PR's normalised URL.
+    pub pr_url: String,
+    /// The previous owner when it was a different session (live or not).
+    pub taken_over_from: Vec<SessionId>,
+    /// The checkout switched the worktree and `set_branch` recorded the head ref.
+    pub branch_changed: bool,
+    pub checkout: Checkout,
+    /// git's stderr tail for [`Checkout::Failed`].
+    pub checkout_error: Option<String>,
 }
 
 /// The result of a rollback (sessions.md §6).
@@ -122,6 +151,16 @@ pub(crate) enum SessionCmd {
     Reconcile {
         probe: ao_adapters::Probe,
     },
+    /// The PR observer applied new facts of this session's PRs (scm.md §7 step 2): re-evaluate
+    /// the due nudge; with `complete`, queue the kill with reason `pr_merged` (§10).
+    PrFactsChanged {
+        complete: bool,
+    },
+    /// Claim PR (scm.md §11), a lifecycle operation.
+    ClaimPr {
+        pr_ref: String,
+        allow_takeover: bool,
+    },
 }
 
 /// What boot reconcile did with one session (sessions.md §17 b, d).
@@ -150,11 +189,16 @@ pub(crate) enum CleanupResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CmdReply {
     Spawned(SessionId),
-    Killed { freed: bool },
+    Killed {
+        freed: bool,
+    },
     Restored,
     RolledBack(RollbackOutcome),
     Cleanup(CleanupResult),
     Sent(Delivery),
     Activity(ActivityReply),
     Reconciled(Reconciled),
+    /// `PrFactsChanged` was handled.
+    PrFactsHandled,
+    Claimed(ClaimOutcome),
 }

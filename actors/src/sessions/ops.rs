@@ -546,7 +546,7 @@ pub(crate) async fn spawn(
             default_branch: project_default_branch(&plan.config),
             session_default_branch: session_branch.clone(),
             has_origin: !project.repo_origin_url.is_empty(),
-            pr_head_ref: None,
+            pr_head_ref: plan.claim.as_ref().map(|c| c.head_ref().to_owned()),
         };
         let created = svc
             .workspace
@@ -619,6 +619,13 @@ pub(crate) async fn spawn(
         return Err(e);
     }
     if let Err(e) = install_hooks(plan.agent, &setup).await {
+        rollback_t(svc, row, project, &path, None, Some((plan.agent, &setup))).await;
+        return Err(e);
+    }
+    // 7. Claim PR (scm.md §11); the worktree is already on the PR head ref.
+    if let Some(prepared) = &plan.claim
+        && let Err(e) = super::claim::write_claim(svc, id, prepared).await
+    {
         rollback_t(svc, row, project, &path, None, Some((plan.agent, &setup))).await;
         return Err(e);
     }

@@ -1,11 +1,12 @@
 //! The outbox of one SessionActor (sessions.md §9.3–9.4), as pure bookkeeping.
 //!
-//! Types: [`Outbox`] (the FIFO of queued human messages, at most [`MAX_OUTBOX`], plus the one
-//! delivery in progress) and [`Inflight`] (that delivery: sending, waiting for a retry, or
-//! awaiting confirmation).
+//! Types: [`Outbox`] (the FIFO of queued human messages, at most [`MAX_OUTBOX`], the slot of
+//! the one due nudge (scm.md §9), and the one delivery in progress) and [`Inflight`] (that
+//! delivery: sending, waiting for a retry, or awaiting confirmation).
 //!
-//! Invariants: at most one delivery is in progress; an item leaves the queue when its delivery
-//! starts; a failed item is retried after each of the configured delays and then dropped; a
+//! Invariants: at most one delivery is in progress; human messages go before the due nudge;
+//! the nudge slot holds at most one nudge and never the one being delivered (same key and
+//! signature); an item leaves the queue (or the slot) when its delivery starts; a failed item is retried after each of the configured delays and then dropped; a
 //! delivery to a signal-capable harness stays "awaiting confirmation" until an `active` signal,
 //! or until the second confirmation timeout gives it up. Sequence numbers make stale timers
 //! harmless. The actor decides *when* a delivery may start (idle edges, hook-less gaps).
@@ -14,6 +15,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::MAX_OUTBOX;
+use crate::nudge::Nudge;
 
 /// Where the delivery in progress stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub(crate) struct Inflight {
     pub(crate) phase: Phase,
     /// An `active` signal arrived while sending.
     pub(crate) early_active: bool,
+    /// The item is this nudge (recorded with `record_nudge` once `deliver` succeeded).
+    pub(crate) nudge: Option<Nudge>,
 }
 
 /// What to do when a confirmation timer fires.
@@ -52,6 +56,8 @@ pub(crate) enum ConfirmAction {
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     queue: VecDeque<String>,
+    /// The due nudge, recomputed from stored facts.
+    nudge: Option<Nudge>,
     inflight: Option<Inflight>,
     next_seq: u64,
 }
@@ -71,21 +77,59 @@ impl Outbox {
         self.queue.push_front(text);
     }
 
+    /// Queued human messages.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Whether anything waits: a human message or the due nudge.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.queue.is_empty() || self.nudge.is_some()
+    }
+
+    /// Replaces the due nudge with the latest evaluation. A nudge equal (key and signature) to
+    /// the one being delivered is not kept: it would be sent twice.
+    pub(crate) fn set_nudge(&mut self, nudge: Option<Nudge>) {
+        let delivering = |n: &Nudge| {
+            self.inflight
+                .as_ref()
+                .and_then(|i| i.nudge.as_ref())
+                .is_some_and(|d| d.key == n.key && d.signature == n.signature)
+        };
+        self.nudge = nudge.filter(|n| !delivering(n));
+    }
+
+    /// The due nudge, if any.
+    #[cfg(test)]
+    pub(crate) fn due_nudge(&self) -> Option<&Nudge> {
+        self.nudge.as_ref()
+    }
+
+    /// The nudge of delivery `seq`, when that delivery is a nudge.
+    pub(crate) fn inflight_nudge(&self, seq: u64) -> Option<&Nudge> {
+        self.inflight
+            .as_ref()
+            .filter(|i| i.seq == seq)
+            .and_then(|i| i.nudge.as_ref())
     }
 
     pub(crate) fn is_busy(&self) -> bool {
         self.inflight.is_some()
     }
 
-    /// Starts delivering the first queued item: `(seq, text)`. `None` when a delivery is in
-    /// progress or nothing waits.
+    /// Starts delivering the first queued human message, else the due nudge: `(seq, text)`.
+    /// `None` when a delivery is in progress or nothing waits.
     pub(crate) fn start(&mut self) -> Option<(u64, String)> {
         if self.inflight.is_some() {
             return None;
         }
-        let text = self.queue.pop_front()?;
+        let (text, nudge) = if let Some(text) = self.queue.pop_front() {
+            (text, None)
+        } else {
+            let n = self.nudge.take()?;
+            (n.text.clone(), Some(n))
+        };
         self.next_seq += 1;
         let seq = self.next_seq;
         self.inflight = Some(Inflight {
@@ -94,6 +138,7 @@ impl Outbox {
             failures: 0,
             phase: Phase::Sending,
             early_active: false,
+            nudge,
         });
         Some((seq, text))
     }
@@ -167,6 +212,7 @@ impl Outbox {
     /// Drops everything (the session ended).
     pub(crate) fn clear(&mut self) {
         self.queue.clear();
+        self.nudge = None;
         self.inflight = None;
     }
 }
@@ -220,6 +266,41 @@ mod tests {
         o.on_active();
         assert!(!o.delivered(seq, true));
         assert!(!o.is_busy());
+    }
+
+    fn nudge(key: &str, signature: &str) -> Nudge {
+        Nudge {
+            kind: ao_protocol::NudgeKind::Ci,
+            pr_url: "https://github.com/o/r/pull/1".into(),
+            pr_number: 1,
+            key: key.into(),
+            signature: signature.into(),
+            scope: "sha".into(),
+            text: format!("[AO] {key} {signature}"),
+        }
+    }
+
+    #[test]
+    fn human_messages_go_before_the_one_due_nudge() {
+        let mut o = Outbox::default();
+        assert!(!o.has_pending());
+        o.set_nudge(Some(nudge("ci:a", "s1")));
+        o.set_nudge(Some(nudge("ci:b", "s2")));
+        o.enqueue("human".into()).expect("room");
+        let (s1, t1) = o.start().expect("first");
+        assert_eq!(t1, "human");
+        assert!(o.inflight_nudge(s1).is_none());
+        assert!(!o.delivered(s1, false));
+        let (s2, t2) = o.start().expect("the nudge");
+        assert_eq!(t2, "[AO] ci:b s2", "only the latest evaluation is kept");
+        assert_eq!(o.inflight_nudge(s2).map(|n| n.key.as_str()), Some("ci:b"));
+        // While it is delivered, the same nudge is not queued again; another one is.
+        o.set_nudge(Some(nudge("ci:b", "s2")));
+        assert!(o.due_nudge().is_none());
+        o.set_nudge(Some(nudge("ci:b", "s3")));
+        assert!(o.due_nudge().is_some());
+        o.set_nudge(None);
+        assert!(!o.has_pending());
     }
 
     #[test]

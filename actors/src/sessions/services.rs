@@ -3,20 +3,22 @@
 //! It holds the read pool, the typed reducer handle, the registry, the adapters (runtimes by
 //! kind, the workspace, the agent binary resolver), the daemon's paths and environment, and
 //! the timings. Actors, tasks and handles keep an `Arc` of it; nothing in it is mutable except
-//! the resolver's cache and the `reconciling` flag (set while boot reconcile runs).
+//! the resolver's cache, the `reconciling` flag (set while boot reconcile runs) and the set of
+//! nudge budget warnings already logged in this daemon run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ao_adapters::agent::BinaryResolver;
+use ao_adapters::scm::{ClientOptions, GithubClient};
 use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
 use ao_protocol::{ProjectId, RuntimeKind, SessionId};
-use ao_store::{ProjectRow, ReadPool, SessionRow, StoreError};
+use ao_store::{PrDetail, ProjectRow, ReadPool, SessionRow, StoreError};
 
 use crate::cdc::blocking;
-use crate::config::{ActorsConfig, CallTimeouts, SessionTimings};
+use crate::config::{ActorsConfig, CallTimeouts, ScmSetup, SessionTimings};
 use crate::error::{ActorsError, CommandError};
 use crate::reducer::ReducerHandle;
 use crate::registry::Registry;
@@ -41,6 +43,14 @@ pub(crate) struct SessionServices {
     /// Boot reconcile is running: the Reaper skips its probes meanwhile (sessions.md §17 runs
     /// before the Reaper may act on what it sees).
     pub(crate) reconciling: AtomicBool,
+    /// (key, scope) pairs whose over-budget warning was logged (scm.md §9.4: once per daemon
+    /// run).
+    budget_warned: Mutex<HashSet<(String, String)>>,
+    /// The GitHub endpoints and tokens (`None`: GitHub disabled, claim → `SCM_UNAVAILABLE`).
+    pub(crate) scm: Option<ScmSetup>,
+    /// The claim's GitHub client, built once from [`Self::scm`]; `Err` holds why it could not
+    /// be built (e.g. an https API without the `tls` feature).
+    pub(crate) github: Option<Result<GithubClient, String>>,
 }
 
 impl SessionServices {
@@ -71,6 +81,14 @@ impl SessionServices {
             .clone()
             .unwrap_or_else(|| std::env::vars().collect());
         let user_home = daemon_env.get("HOME").map(PathBuf::from);
+        let github = cfg.scm.as_ref().map(|setup| {
+            GithubClient::new(
+                setup.config.clone(),
+                Arc::clone(&setup.tokens),
+                ClientOptions::default(),
+            )
+            .map_err(|e| e.to_string())
+        });
         Ok(Self {
             reader,
             reducer: ReducerHandle::new(Arc::clone(&registry)),
@@ -88,6 +106,9 @@ impl SessionServices {
             workspace,
             binaries: Arc::new(BinaryResolver::new(user_home)),
             reconciling: AtomicBool::new(false),
+            budget_warned: Mutex::default(),
+            scm: cfg.scm.clone(),
+            github,
         })
     }
 
@@ -126,6 +147,22 @@ impl SessionServices {
         let reader = self.reader.clone();
         let key = id.clone();
         internal(blocking(move || reader.get_project(&key)).await)
+    }
+
+    /// Every PR of a session with its children and nudge state (for the nudge evaluation).
+    pub(crate) async fn pr_details(&self, id: &SessionId) -> Result<Vec<PrDetail>, CommandError> {
+        let reader = self.reader.clone();
+        let key = id.clone();
+        internal(blocking(move || reader.pr_details_of_session(&key)).await)
+    }
+
+    /// `true` the first time (key, scope) reaches its nudge budget in this daemon run.
+    pub(crate) fn first_budget_warning(&self, key: &str, scope: &str) -> bool {
+        // Only inserts happen under the lock, so a poisoned set is still consistent.
+        self.budget_warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((key.to_owned(), scope.to_owned()))
     }
 
     /// Sessions matching `filter`.

@@ -168,6 +168,7 @@ fn cmd_spawn(project: &str, command: &str) -> SpawnCommand {
         issue_id: None,
         display_name: None,
         command: Some(command.to_string()),
+        claim: None,
     }
 }
 
@@ -1244,3 +1245,5 @@ async fn a_message_queued_during_the_spawn_of_a_hook_less_agent_is_delivered_aft
     assert_eq!(spawn.await.expect("join").expect("spawn"), id);
     fx.wait_for_pane(id.as_str(), "got:queued early").await;
 }
+
+mod pr;

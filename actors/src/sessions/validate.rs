@@ -5,7 +5,10 @@
 //! `UNKNOWN_HARNESS` (an unknown word in the config, or a harness of a later milestone:
 //! `harness <h> is not supported yet`), `COMMAND_REQUIRED` (harness `command` without a
 //! command), `AGENT_BINARY_NOT_FOUND` (looked up with the session's `PATH`),
-//! `ORCHESTRATOR_ALREADY_RUNNING`. A project whose runtime has no adapter in this build
+//! `ORCHESTRATOR_ALREADY_RUNNING`, then with `claimPr` (step 10, scm.md §11): the kind must
+//! be worker (`SESSION_NOT_CLAIMABLE`), the claim preconditions 5–12 with the PR facts
+//! fetched ([`super::claim::prepare`]), and a requested `branch` must equal the PR head ref
+//! (`INVALID_BRANCH`). A project whose runtime has no adapter in this build
 //! (zellij) is refused with `RUNTIME_ERROR` before the seed is written, too.
 
 use std::path::PathBuf;
@@ -15,6 +18,7 @@ use ao_protocol::{ErrorCode, Harness, ProjectConfig, RoleConfig, RuntimeKind, Se
 use ao_store::{ProjectRow, SessionFilter};
 use serde_json::json;
 
+use super::claim::{self, PreparedClaim};
 use super::naming::session_path;
 use super::{SessionServices, SpawnCommand};
 use crate::error::CommandError;
@@ -36,6 +40,8 @@ pub(crate) struct SpawnPlan {
     pub(crate) command: Option<String>,
     pub(crate) issue_id: String,
     pub(crate) display_name: String,
+    /// `claimPr`, validated and with the PR facts fetched: written at sessions.md §3 step 7.
+    pub(crate) claim: Option<PreparedClaim>,
 }
 
 /// The role section of the config.
@@ -166,17 +172,47 @@ pub(crate) async fn validate_spawn(
             return Err(orchestrator_exists(&existing.id));
         }
     }
+    // 10. Claim PR.
+    let mut project_row = project.clone();
+    let mut branch = cmd.branch.filter(|b| !b.is_empty());
+    let prepared = match cmd.claim {
+        None => None,
+        Some(spec) => {
+            if cmd.kind != SessionKind::Worker {
+                return Err(CommandError::rejected(
+                    ErrorCode::SessionNotClaimable,
+                    "only workers can claim a PR",
+                ));
+            }
+            // The stored row, not the ProjectActor's copy: the origin may have been
+            // backfilled since the actor started.
+            let fresh = claim::resolvable(svc.project(&project.id).await?)?;
+            let prepared = claim::prepare(svc, &fresh, &spec.pr_ref, spec.allow_takeover).await?;
+            project_row = fresh;
+            let head = prepared.head_ref();
+            if let Some(b) = branch.as_deref().filter(|b| *b != head) {
+                return Err(CommandError::rejected_with(
+                    ErrorCode::InvalidBranch,
+                    format!("branch {b:?} differs from the claimed PR's head ref {head:?}"),
+                    json!({ "branch": b, "headRef": head }),
+                ));
+            }
+            branch = Some(head.to_owned());
+            Some(prepared)
+        }
+    };
     Ok(SpawnPlan {
-        project: project.clone(),
+        project: project_row,
         config,
         kind: cmd.kind,
         harness,
         agent,
         runtime,
-        branch: cmd.branch.filter(|b| !b.is_empty()),
+        branch,
         prompt: cmd.prompt.filter(|p| !p.is_empty()),
         command,
         issue_id: cmd.issue_id.unwrap_or_default(),
         display_name: cmd.display_name.unwrap_or_default(),
+        claim: prepared,
     })
 }

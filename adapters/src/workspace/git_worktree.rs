@@ -1,4 +1,4 @@
-//! The git-worktree implementation of [`Workspace`] (adapters.md §4.2, §4.4, §4.5).
+//! The git-worktree implementation of [`Workspace`] (adapters.md §4.2–§4.5).
 //!
 //! Every git call is `git -C <repo> …` (or `-C <worktree>` for `status`) through
 //! [`crate::git::git_cmd`] (`GIT_TERMINAL_PROMPT=0`, `LC_ALL=C`, 30 s); `worktree add` gets
@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
-use super::{CreateRequest, Created, Workspace, WorkspaceError, WorktreeRoot};
+use super::{Checkout, CreateRequest, Created, Switch, Workspace, WorkspaceError, WorktreeRoot};
 use crate::git::git_cmd;
-use crate::process::{self, Cmd};
+use crate::process::{self, Cmd, ProcessError};
 use crate::runtime::BoxFuture;
 
 /// The timeout of `git worktree add` (adapters.md §1).
@@ -173,6 +173,91 @@ impl GitWorktree {
         self.root.check(path)?;
         is_dirty_at(path).await
     }
+
+    /// Branch switch (adapters.md §4.3) of the worktree `path` to the PR head ref `head`:
+    /// dirty → `skipped_dirty`; `head` checked out in another worktree →
+    /// `skipped_branch_in_use`; then `fetch --no-tags origin
+    /// refs/heads/<h>:refs/remotes/origin/<h>`; an existing local branch is checked out and
+    /// fast-forwarded (`merge --ff-only origin/<h>`, a failure only logged), otherwise
+    /// `checkout -b <h> --track origin/<h>`. `already_on_branch` when HEAD already was `<h>`.
+    /// Any git failure → `failed` with its stderr tail. Holds the repository lock.
+    pub async fn switch_branch(&self, repo: &Path, path: &Path, head: &str) -> Switch {
+        if let Err(e) = self.root.check(path) {
+            return Switch::failed(e.to_string());
+        }
+        if let Err(e) = require_repo(repo) {
+            return Switch::failed(e.to_string());
+        }
+        if let Err(e) = check_branch(repo, head).await {
+            return Switch::failed(e.to_string());
+        }
+        let _lock = lock_repo(repo).await;
+        match switch_locked(repo, path, head).await {
+            Ok(checkout) => Switch::ok(checkout),
+            Err(e) => Switch::failed(switch_error(&e)),
+        }
+    }
+}
+
+/// The message of a failed switch: git's stderr tail when there is one.
+fn switch_error(e: &WorkspaceError) -> String {
+    match e {
+        WorkspaceError::Git(ProcessError::Failed { stderr_tail, .. })
+            if !stderr_tail.trim().is_empty() =>
+        {
+            stderr_tail.trim().to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// adapters.md §4.3 steps 1–6 under the repository lock.
+async fn switch_locked(repo: &Path, wt: &Path, head: &str) -> Result<Checkout, WorkspaceError> {
+    let status = git(wt).env("GIT_OPTIONAL_LOCKS", "0").args([
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+    ]);
+    if !process::run(&status).await?.stdout.trim().is_empty() {
+        return Ok(Checkout::SkippedDirty);
+    }
+    let head_ref = format!("refs/heads/{head}");
+    let list = list_worktrees(repo).await?;
+    if list
+        .iter()
+        .any(|e| !e.prunable && e.branch.as_deref() == Some(&head_ref) && !same_path(&e.path, wt))
+    {
+        return Ok(Checkout::SkippedBranchInUse);
+    }
+    let fetch = git(wt)
+        .args(["fetch", "--no-tags", "--quiet", "origin"])
+        .arg(format!("{head_ref}:refs/remotes/origin/{head}"));
+    process::run(&fetch).await?;
+    let current = process::run_unchecked(&git(wt).args(["symbolic-ref", "-q", "HEAD"])).await?;
+    let already = current.success() && current.stdout.trim() == head_ref;
+    if verifies(wt, &head_ref).await? {
+        if !already {
+            process::run(&git(wt).args(["checkout", "--quiet"]).arg(head).arg("--")).await?;
+        }
+        let merge = git(wt)
+            .args(["merge", "--ff-only", "--quiet"])
+            .arg(format!("refs/remotes/origin/{head}"));
+        if let Err(e) = process::run(&merge).await {
+            tracing::warn!(worktree = %wt.display(), branch = head, error = %e, "fast-forward to origin failed; branch left as it is");
+        }
+    } else {
+        let create = git(wt)
+            .args(["checkout", "--quiet", "-b"])
+            .arg(head)
+            .arg("--track")
+            .arg(format!("origin/{head}"));
+        process::run(&create).await?;
+    }
+    Ok(if already {
+        Checkout::AlreadyOnBranch
+    } else {
+        Checkout::Switched
+    })
 }
 
 impl Workspace for GitWorktree {
@@ -204,6 +289,15 @@ impl Workspace for GitWorktree {
 
     fn is_dirty<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<bool, WorkspaceError>> {
         Box::pin(GitWorktree::is_dirty(self, path))
+    }
+
+    fn switch_branch<'a>(
+        &'a self,
+        repo: &'a Path,
+        path: &'a Path,
+        head_ref: &'a str,
+    ) -> BoxFuture<'a, Switch> {
+        Box::pin(GitWorktree::switch_branch(self, repo, path, head_ref))
     }
 }
 

@@ -55,6 +55,65 @@ pub struct Created {
     pub reused: bool,
 }
 
+/// The outcome of a branch switch (adapters.md §4.3, the claim-PR checkout of scm.md §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Checkout {
+    /// The worktree now has the head ref checked out.
+    Switched,
+    /// HEAD already was the head ref (it was fast-forwarded when possible).
+    AlreadyOnBranch,
+    /// The worktree has uncommitted or untracked changes; nothing was touched.
+    SkippedDirty,
+    /// The head ref is checked out in another worktree; nothing was touched.
+    SkippedBranchInUse,
+    /// A git command failed; see [`Switch::error`].
+    Failed,
+}
+
+impl Checkout {
+    /// The API spelling (`switched`, `already_on_branch`, `skipped_dirty`,
+    /// `skipped_branch_in_use`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Switched => "switched",
+            Self::AlreadyOnBranch => "already_on_branch",
+            Self::SkippedDirty => "skipped_dirty",
+            Self::SkippedBranchInUse => "skipped_branch_in_use",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Checkout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of [`Workspace::switch_branch`]: the outcome and, for [`Checkout::Failed`], the
+/// failure (git's stderr tail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    pub checkout: Checkout,
+    pub error: Option<String>,
+}
+
+impl Switch {
+    pub(crate) fn ok(checkout: Checkout) -> Self {
+        Self {
+            checkout,
+            error: None,
+        }
+    }
+
+    pub(crate) fn failed(error: impl Into<String>) -> Self {
+        Self {
+            checkout: Checkout::Failed,
+            error: Some(error.into()),
+        }
+    }
+}
+
 /// Why a workspace operation failed. Each variant maps to one API error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkspaceError {
@@ -142,6 +201,15 @@ pub trait Workspace: Send + Sync {
 
     /// Whether the worktree has uncommitted changes (tracked or untracked).
     fn is_dirty<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<bool, WorkspaceError>>;
+
+    /// Branch switch (adapters.md §4.3): checks out the PR head ref `head_ref` in the worktree
+    /// `path` of `repo`. Never fails as a call: every problem is a [`Checkout`] outcome.
+    fn switch_branch<'a>(
+        &'a self,
+        repo: &'a Path,
+        path: &'a Path,
+        head_ref: &'a str,
+    ) -> BoxFuture<'a, Switch>;
 }
 
 /// The managed root `realpath(<AO_DATA_DIR>/worktrees)` and the path rules of adapters.md §4.1.

@@ -8,7 +8,8 @@
 //!   `ErrorCode::status()`.
 //! * [`extract`] — strict JSON/query extractors that reject with `ApiError`.
 //! * [`handlers`] — thin handlers: store reads or one actor call.
-//! * [`sse`] — the change stream; [`views`] — row → DTO; [`openapi`] — the document.
+//! * [`sse`] — the change stream; [`views`] — row → DTO; [`pr_summary`] — the `PrSummary`
+//!   read model of scm.md §12; [`openapi`] — the document.
 //!
 //! Invariants: handlers never run adapters (the pure `Runtime::attach` argv builder aside) or
 //! write SQLite; every non-2xx body is the error
@@ -19,6 +20,7 @@ pub mod extract;
 pub mod gates;
 pub mod handlers;
 pub mod openapi;
+pub mod pr_summary;
 pub mod routes;
 pub mod sse;
 pub mod state;

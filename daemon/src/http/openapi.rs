@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers::{control, events, orchestrators, projects, sessions, status};
+use super::handlers::{control, events, orchestrators, projects, prs, sessions, status};
 
 /// The checked-in document, embedded at build time.
 pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
@@ -86,6 +86,8 @@ impl Modify for BearerAuth {
         sessions::send,
         sessions::activity,
         sessions::attach,
+        prs::summary,
+        prs::claim,
         orchestrators::list,
         orchestrators::start,
         orchestrators::get,

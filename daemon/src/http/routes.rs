@@ -18,7 +18,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::error::ApiError;
 use super::gates;
-use super::handlers::{control, events, fallback, orchestrators, projects, sessions, status};
+use super::handlers::{control, events, fallback, orchestrators, projects, prs, sessions, status};
 use super::openapi;
 use super::state::AppState;
 
@@ -189,6 +189,18 @@ pub const ROUTES: &[RouteDef] = &[
     },
     RouteDef {
         method: Method::GET,
+        path: paths::SESSION_PR,
+        budget: Budget::Short,
+        make: || get(prs::summary),
+    },
+    RouteDef {
+        method: Method::POST,
+        path: paths::SESSION_PR_CLAIM,
+        budget: Budget::Long,
+        make: || post(prs::claim),
+    },
+    RouteDef {
+        method: Method::GET,
         path: paths::ORCHESTRATORS,
         budget: Budget::Short,
         make: || get(orchestrators::list),
@@ -270,6 +282,8 @@ mod tests {
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         tokio::spawn(axum::serve(listener, app).into_future());
+        crate::install_crypto_provider();
+        crate::install_crypto_provider();
         let client = reqwest::Client::new();
         let slow = client
             .get(format!("http://127.0.0.1:{port}/slow"))
@@ -307,6 +321,7 @@ mod tests {
             (Method::POST, paths::ORCHESTRATORS),
             (Method::POST, paths::SESSION_RESTORE),
             (Method::POST, paths::SESSIONS_CLEANUP),
+            (Method::POST, paths::SESSION_PR_CLAIM),
         ] {
             assert_eq!(
                 budget(long.0.clone(), long.1),
@@ -319,6 +334,7 @@ mod tests {
             (Method::POST, paths::SESSION_SEND),
             (Method::POST, paths::SESSION_ACTIVITY),
             (Method::GET, paths::SESSION_ATTACH),
+            (Method::GET, paths::SESSION_PR),
         ] {
             assert_eq!(
                 budget(short.0.clone(), short.1),

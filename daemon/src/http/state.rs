@@ -8,14 +8,14 @@
 //! The API token lives only here and in `running.json`; it has no `Debug` output.
 
 use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use ao_protocol::{EnvConfig, ErrorCode, ReadinessState};
+use ao_protocol::{EnvConfig, ErrorCode, GithubStatus, ReadinessState};
 use tokio::sync::watch;
 
 use super::error::ApiError;
-use ao_actors::{EventsHub, ProjectsHandle, SessionsHandle};
+use ao_actors::{ActorTree, EventsHub, ProjectsHandle, SessionsHandle};
 use ao_adapters::Runtime;
 use ao_store::ReadPool;
 
@@ -30,6 +30,28 @@ pub struct Tuning {
     pub long_timeout: Duration,
     /// Bound of stopping the actor tree at shutdown (10 s).
     pub actors_stop_timeout: Duration,
+    /// Where the GitHub variables come from; `None`: the process environment and `gh`.
+    pub scm_env: Option<ScmEnv>,
+}
+
+/// Reads one environment variable.
+pub type VarLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// A GitHub environment for tests: the variables `AO_GITHUB_API_URL`, `AO_GITHUB_HOST`,
+/// `AO_GITHUB_TOKEN`, `GITHUB_TOKEN` are read through `lookup`, and `gh_program` stands in for
+/// `gh`.
+#[derive(Clone)]
+pub struct ScmEnv {
+    pub lookup: VarLookup,
+    pub gh_program: String,
+}
+
+impl std::fmt::Debug for ScmEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScmEnv")
+            .field("gh_program", &self.gh_program)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Tuning {
@@ -39,6 +61,7 @@ impl Default for Tuning {
             sse_batch: 512,
             long_timeout: Duration::from_secs(600),
             actors_stop_timeout: Duration::from_secs(10),
+            scm_env: None,
         }
     }
 }
@@ -51,6 +74,38 @@ pub struct Handles {
     pub sessions: SessionsHandle,
     pub events: EventsHub,
     pub runtimes: Vec<Arc<dyn Runtime>>,
+    /// The tree itself, for its synchronous queries (`github_status`).
+    pub tree: SharedTree,
+}
+
+/// The actor tree, shared by the lifecycle task (which takes it out to stop it) and handlers
+/// that query it (`GET /status` reads `github_status()`, which only reads shared state).
+#[derive(Clone)]
+pub struct SharedTree(Arc<RwLock<Option<ActorTree>>>);
+
+impl SharedTree {
+    pub fn new(tree: ActorTree) -> Self {
+        Self(Arc::new(RwLock::new(Some(tree))))
+    }
+
+    /// Runs `f` on the tree; `None` once shutdown has taken it.
+    pub fn with<R>(&self, f: impl FnOnce(&ActorTree) -> R) -> Option<R> {
+        let guard = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map(f)
+    }
+
+    /// Takes the tree out (shutdown); later [`Self::with`] calls get `None`.
+    pub fn take(&self) -> Option<ActorTree> {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// The `github` block of `GET /status`; `None` once shutdown has taken the tree.
+    pub fn github_status(&self) -> Option<GithubStatus> {
+        self.with(ActorTree::github_status)
+    }
 }
 
 /// The bearer token; compared in constant time, never printed.

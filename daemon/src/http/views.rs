@@ -83,6 +83,11 @@ fn pr_order(a: &PrRow, b: &PrRow) -> Ordering {
         .then_with(|| b.number.cmp(&a.number))
 }
 
+/// Sorts PR rows in the `Session.prs` order (active first, then newest first).
+pub fn sort_prs(prs: &mut [PrRow]) {
+    prs.sort_by(pr_order);
+}
+
 /// The `Session` view of a row with every PR of the session (any state), at `now`.
 pub fn session(row: &SessionRow, prs: &[PrRow], now: DateTime<Utc>) -> Session {
     let mut sorted: Vec<&PrRow> = prs.iter().collect();

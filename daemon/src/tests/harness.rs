@@ -55,6 +55,19 @@ pub fn env_for(home: &Path, port: u16, extra: &[(&str, &str)]) -> EnvConfig {
     EnvConfig::from_lookup(|k| vars.get(k).cloned()).expect("valid test env")
 }
 
+/// The GitHub environment of a test daemon: only the `extra` variables (no token unless a
+/// test gives one), and no `gh`.
+pub fn scm_env(extra: &[(&str, &str)]) -> crate::http::state::ScmEnv {
+    let vars: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    crate::http::state::ScmEnv {
+        lookup: std::sync::Arc::new(move |k| vars.get(k).cloned()),
+        gh_program: "/nonexistent/ao-test-gh".into(),
+    }
+}
+
 pub async fn boot() -> Harness {
     boot_with(&[], Tuning::default()).await
 }
@@ -64,6 +77,11 @@ pub async fn boot_with(extra: &[(&str, &str)], tuning: Tuning) -> Harness {
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind blocker");
     let blocked_port = blocker.local_addr().expect("addr").port();
     let env = env_for(tmp.path(), blocked_port, extra);
+    crate::install_crypto_provider();
+    let mut tuning = tuning;
+    if tuning.scm_env.is_none() {
+        tuning.scm_env = Some(scm_env(extra));
+    }
     let daemon = start_with(env.clone(), tuning)
         .await
         .expect("daemon starts");

@@ -162,6 +162,7 @@ async fn bare_app(tmp: &tempfile::TempDir) -> (AppState, u16, String) {
 async fn readiness_gates_the_api_while_starting_and_shutting_down() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (app, port, token) = bare_app(&tmp).await;
+    crate::install_crypto_provider();
     let client = reqwest::Client::new();
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     let api = || client.get(url("/api/v1/status")).bearer_auth(&token);
@@ -250,6 +251,7 @@ async fn in_flight_requests_are_answered_503_after_the_drain_bound() {
     // 503 (its operation continues in its actor). The status read awaits the blocking pool,
     // so it is still pending when the abort is observed.
     app.abort_in_flight();
+    crate::install_crypto_provider();
     let client = reqwest::Client::new();
     let (status, body) = json(
         client

@@ -7,4 +7,5 @@ mod gates;
 mod harness;
 mod lifecycle;
 mod openapi;
+mod prs;
 mod sessions;

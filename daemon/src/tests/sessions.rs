@@ -163,10 +163,28 @@ async fn spawn_validation_follows_the_documented_order() {
             400,
             "UNKNOWN_HARNESS",
         ),
+        // The project has no origin: a bare number cannot be expanded.
         (
             post(
                 json!({"projectId": "demo", "harness": "command", "command": "true",
                         "claimPr": {"pr": "12"}}),
+            ),
+            400,
+            "INVALID_PR_REF",
+        ),
+        (
+            post(
+                json!({"projectId": "demo", "harness": "command", "command": "true",
+                        "claimPr": {"allowTakeover": false}}),
+            ),
+            400,
+            "PR_REQUIRED",
+        ),
+        // A full URL needs no origin; the test daemon has no GitHub token.
+        (
+            post(
+                json!({"projectId": "demo", "harness": "command", "command": "true",
+                        "claimPr": {"pr": "https://github.com/o/r/pull/12"}}),
             ),
             503,
             "SCM_UNAVAILABLE",

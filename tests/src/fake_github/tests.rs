@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::*;
 
 fn client() -> reqwest::Client {
+    ao_daemon::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -326,6 +327,7 @@ async fn job_log_redirects_to_a_blob() {
         ],
     );
 
+    ao_daemon::install_crypto_provider();
     let no_redirect = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -830,6 +832,7 @@ async fn scripted_faults_then_recovery() {
     assert_eq!(v.json()["errors"][0]["type"], "RATE_LIMITED");
     assert_eq!(v.remaining(), 0);
     gh.fail_next(Route::GraphqlThreads, 1, Fault::Hang { ms: 30_000 });
+    ao_daemon::install_crypto_provider();
     let quick = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_millis(300))

@@ -611,3 +611,148 @@ fn worktree_list_parsing() {
         ]
     );
 }
+
+/// A clone of the fixture's repository (its `origin`), and a worktree of the clone for
+/// session `demo-1` on its own session branch.
+async fn clone_with_worktree(f: &Fixture) -> (PathBuf, PathBuf) {
+    let base = f.tmp.path().canonicalize().expect("canonical");
+    let clone = base.join("clone");
+    git_ok(
+        &base,
+        &[
+            "clone",
+            "-q",
+            f.repo.to_str().expect("utf-8"),
+            clone.to_str().expect("utf-8"),
+        ],
+    )
+    .await;
+    let req = CreateRequest {
+        repo: clone.clone(),
+        has_origin: true,
+        ..f.req("ao/demo-1/root", "demo-1")
+    };
+    f.ws.create(&req).await.expect("created");
+    (clone, req.path)
+}
+
+/// Upstream (the fixture repository) gets a branch `pr-head` with one commit; returns its SHA.
+async fn upstream_pr_branch(f: &Fixture, name: &str) -> String {
+    git_ok(&f.repo, &["checkout", "-q", "-b", name]).await;
+    let sha = commit(&f.repo, "upstream pr").await;
+    git_ok(&f.repo, &["checkout", "-q", "main"]).await;
+    sha
+}
+
+#[tokio::test]
+async fn switch_creates_a_tracking_branch_from_the_fetched_head_ref() {
+    let f = Fixture::new().await;
+    let (clone, wt) = clone_with_worktree(&f).await;
+    let pr = upstream_pr_branch(&f, "pr-head").await;
+
+    let out = f.ws.switch_branch(&clone, &wt, "pr-head").await;
+    assert_eq!(out, Switch::ok(Checkout::Switched));
+    assert_eq!(head_branch(&wt).await, "pr-head");
+    assert_eq!(git_ok(&wt, &["rev-parse", "HEAD"]).await, pr);
+    assert_eq!(
+        git_ok(&wt, &["rev-parse", "--abbrev-ref", "pr-head@{upstream}"]).await,
+        "origin/pr-head"
+    );
+
+    // Again: already on the branch; a new upstream commit is fast-forwarded.
+    git_ok(&f.repo, &["checkout", "-q", "pr-head"]).await;
+    let newer = commit(&f.repo, "upstream pr 2").await;
+    git_ok(&f.repo, &["checkout", "-q", "main"]).await;
+    let out = f.ws.switch_branch(&clone, &wt, "pr-head").await;
+    assert_eq!(out.checkout, Checkout::AlreadyOnBranch);
+    assert_eq!(out.checkout.as_str(), "already_on_branch");
+    assert_eq!(git_ok(&wt, &["rev-parse", "HEAD"]).await, newer);
+}
+
+#[tokio::test]
+async fn switch_checks_out_an_existing_local_branch_and_fast_forwards_it() {
+    let f = Fixture::new().await;
+    let (clone, wt) = clone_with_worktree(&f).await;
+    upstream_pr_branch(&f, "pr-head").await;
+    // The clone already has a local pr-head, behind upstream.
+    git_ok(&clone, &["fetch", "-q", "origin", "pr-head"]).await;
+    git_ok(&clone, &["branch", "pr-head", "main"]).await;
+    git_ok(&f.repo, &["checkout", "-q", "pr-head"]).await;
+    let newest = commit(&f.repo, "upstream pr 2").await;
+    git_ok(&f.repo, &["checkout", "-q", "main"]).await;
+
+    let out = f.ws.switch_branch(&clone, &wt, "pr-head").await;
+    assert_eq!(out, Switch::ok(Checkout::Switched));
+    assert_eq!(head_branch(&wt).await, "pr-head");
+    assert_eq!(git_ok(&wt, &["rev-parse", "HEAD"]).await, newest);
+}
+
+#[tokio::test]
+async fn switch_keeps_a_diverged_local_branch_checked_out() {
+    let f = Fixture::new().await;
+    let (clone, wt) = clone_with_worktree(&f).await;
+    upstream_pr_branch(&f, "pr-head").await;
+    // A local pr-head with a commit upstream does not have: no fast-forward possible.
+    git_ok(&clone, &["branch", "pr-head", "main"]).await;
+    git_ok(&wt, &["checkout", "-q", "pr-head"]).await;
+    let local = commit(&wt, "local only").await;
+    git_ok(&wt, &["checkout", "-q", "ao/demo-1/root"]).await;
+
+    let out = f.ws.switch_branch(&clone, &wt, "pr-head").await;
+    assert_eq!(
+        out,
+        Switch::ok(Checkout::Switched),
+        "a failed ff is only logged"
+    );
+    assert_eq!(head_branch(&wt).await, "pr-head");
+    assert_eq!(git_ok(&wt, &["rev-parse", "HEAD"]).await, local);
+}
+
+#[tokio::test]
+async fn switch_skips_a_dirty_worktree_without_touching_it() {
+    let f = Fixture::new().await;
+    let (clone, wt) = clone_with_worktree(&f).await;
+    upstream_pr_branch(&f, "pr-head").await;
+    std::fs::write(wt.join("scratch.txt"), "untracked\n").expect("write");
+
+    let out = f.ws.switch_branch(&clone, &wt, "pr-head").await;
+    assert_eq!(out, Switch::ok(Checkout::SkippedDirty));
+    assert_eq!(head_branch(&wt).await, "ao/demo-1/root");
+    assert!(wt.join("scratch.txt").is_file());
+}
+
+#[tokio::test]
+async fn switch_skips_a_branch_checked_out_in_another_worktree() {
+    let f = Fixture::new().await;
+    let (clone, wt) = clone_with_worktree(&f).await;
+    upstream_pr_branch(&f, "pr-head").await;
+    let other = CreateRequest {
+        repo: clone.clone(),
+        has_origin: true,
+        pr_head_ref: Some("pr-head".into()),
+        ..f.req("pr-head", "demo-2")
+    };
+    f.ws.create(&other).await.expect("created");
+
+    let out = f.ws.switch_branch(&clone, &wt, "pr-head").await;
+    assert_eq!(out, Switch::ok(Checkout::SkippedBranchInUse));
+    assert_eq!(head_branch(&wt).await, "ao/demo-1/root");
+}
+
+#[tokio::test]
+async fn switch_to_a_ref_origin_lacks_fails_with_gits_stderr() {
+    let f = Fixture::new().await;
+    let (clone, wt) = clone_with_worktree(&f).await;
+
+    let out = f.ws.switch_branch(&clone, &wt, "no-such-branch").await;
+    assert_eq!(out.checkout, Checkout::Failed);
+    let error = out.error.expect("an error message");
+    assert!(error.contains("no-such-branch"), "{error}");
+    assert_eq!(head_branch(&wt).await, "ao/demo-1/root");
+
+    let out = f.ws.switch_branch(&clone, &wt, "-x").await;
+    assert_eq!(out.checkout, Checkout::Failed);
+    let outside = f.tmp.path().join("elsewhere");
+    let out = f.ws.switch_branch(&clone, &outside, "pr-head").await;
+    assert_eq!(out.checkout, Checkout::Failed);
+}

@@ -7,6 +7,7 @@ pub mod events;
 pub mod fallback;
 pub mod orchestrators;
 pub mod projects;
+pub mod prs;
 pub mod sessions;
 pub mod status;
 

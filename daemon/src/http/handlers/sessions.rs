@@ -8,8 +8,10 @@
 //! response. Harness, agent binary and orchestrator checks (§7.2 steps 5–9) happen in the
 //! actor, before any durable write.
 //!
-//! Seams of the next milestone: a spawn with `claimPr` answers 503 `SCM_UNAVAILABLE`, and
-//! `claim` in the spawn response is always null.
+//! A spawn with `claimPr` passes the claim to the actor (`SpawnCommand.claim`), which checks
+//! the claim preconditions after its own (§7.2 step 10) and rolls the spawn back when the
+//! claim fails; `claim` in the 201 body is then the `ClaimResult` (http-api.md §7.5). The PR
+//! routes themselves live in [`super::prs`].
 //!
 //! A `{sessionId}` that can never be a session id answers 404 `SESSION_NOT_FOUND`.
 
@@ -20,10 +22,10 @@ use ao_protocol::limits::{
     check_issue_id, check_message, check_prompt,
 };
 use ao_protocol::{
-    ActivityRequest, ActivityResponse, ActivityState, AttachResponse, CleanupResponse, ErrorBody,
-    ErrorCode, Harness, KillResponse, ProjectId, RenameRequest, RenameResponse, RestoreResponse,
-    RollbackResponse, SendRequest, SendResponse, Session, SessionEnvelope, SessionId, SessionKind,
-    SessionList, SpawnRequest, SpawnResponse,
+    ActivityRequest, ActivityResponse, ActivityState, AttachResponse, ClaimCheckout, ClaimResult,
+    CleanupResponse, ErrorBody, ErrorCode, Harness, KillResponse, ProjectId, RenameRequest,
+    RenameResponse, RestoreResponse, RollbackResponse, SendRequest, SendResponse, Session,
+    SessionEnvelope, SessionId, SessionKind, SessionList, SpawnRequest, SpawnResponse,
 };
 use ao_store::{PrRow, SessionFilter, SessionRow};
 use axum::Json;
@@ -31,12 +33,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::read;
+use super::{prs, read};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, NoBody, SessionIdPath};
 use crate::http::state::AppState;
 use crate::http::views;
 use ao_actors::SpawnCommand;
+use ao_actors::sessions::ClaimSpec;
 
 /// A limit failure as an API error.
 fn field(e: ao_protocol::limits::FieldError) -> ApiError {
@@ -141,14 +144,6 @@ pub(super) fn checked_prompt(prompt: Option<String>) -> Result<Option<String>, A
     Ok(prompt)
 }
 
-/// The 503 every `claimPr` gets until the SCM milestone.
-fn scm_unavailable() -> ApiError {
-    ApiError::new(
-        ErrorCode::ScmUnavailable,
-        "GitHub support is not available yet",
-    )
-}
-
 /// Query of `GET /sessions`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -244,11 +239,12 @@ pub async fn get(
     request_body = SpawnRequest,
     responses(
         (status = 201, description = "Spawned; `claim` is null unless `claimPr` was given", body = SpawnResponse),
-        (status = 400, description = "`PROJECT_ID_REQUIRED`, `INVALID_KIND`, `PROMPT_TOO_LONG`, `INVALID_ISSUE_ID`, `DISPLAY_NAME_REQUIRED`, `DISPLAY_NAME_TOO_LONG`, `INVALID_COMMAND`, `INVALID_BRANCH`, `AGENT_REQUIRED`, `UNKNOWN_HARNESS` (also for harnesses that are not supported yet), `COMMAND_REQUIRED`, `AGENT_BINARY_NOT_FOUND`, `BRANCH_NOT_FETCHED`, `PROJECT_NOT_RESOLVABLE`, `INVALID_JSON`", body = ErrorBody),
-        (status = 404, description = "`PROJECT_NOT_FOUND` (archived included)", body = ErrorBody),
-        (status = 409, description = "`ORCHESTRATOR_ALREADY_RUNNING` (`details: {sessionId}`), `BRANCH_CHECKED_OUT_ELSEWHERE` (`details: {worktreePath}`)", body = ErrorBody),
+        (status = 400, description = "`PROJECT_ID_REQUIRED`, `INVALID_KIND`, `PROMPT_TOO_LONG`, `INVALID_ISSUE_ID`, `DISPLAY_NAME_REQUIRED`, `DISPLAY_NAME_TOO_LONG`, `INVALID_COMMAND`, `INVALID_BRANCH`, `AGENT_REQUIRED`, `UNKNOWN_HARNESS` (also for harnesses that are not supported yet), `COMMAND_REQUIRED`, `AGENT_BINARY_NOT_FOUND`, `BRANCH_NOT_FETCHED`, `PROJECT_NOT_RESOLVABLE`, `INVALID_JSON`; with `claimPr`: `PR_REQUIRED`, `INVALID_PR_REF`, `INVALID_BRANCH` (branch differs from the PR head ref)", body = ErrorBody),
+        (status = 404, description = "`PROJECT_NOT_FOUND` (archived included); with `claimPr`: `PR_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`ORCHESTRATOR_ALREADY_RUNNING` (`details: {sessionId}`), `BRANCH_CHECKED_OUT_ELSEWHERE` (`details: {worktreePath}`); with `claimPr`: `PR_NOT_OPEN`, `PR_CLAIMED_BY_ACTIVE_SESSION` (`details: {ownerSessionId}`)", body = ErrorBody),
+        (status = 422, description = "With `claimPr`: `SESSION_NOT_CLAIMABLE` (not a worker), `PR_PROJECT_MISMATCH`, `PR_FROM_FORK`", body = ErrorBody),
         (status = 500, description = "`PROVISION_FAILED`, `AGENT_EXITED_EARLY`, `RUNTIME_ERROR`, `WORKSPACE_ERROR`; the spawn was rolled back", body = ErrorBody),
-        (status = 503, description = "`SCM_UNAVAILABLE` when `claimPr` is given (GitHub support is not available yet)", body = ErrorBody),
+        (status = 503, description = "With `claimPr`: `SCM_UNAVAILABLE` (no GitHub token, or GitHub could not be reached)", body = ErrorBody),
     ))]
 pub async fn spawn(
     State(app): State<AppState>,
@@ -281,9 +277,12 @@ pub async fn spawn(
         check_branch(b).map_err(field)?;
     }
     let harness = parse_harness(req.harness.as_deref())?;
-    if req.claim_pr.is_some() {
-        return Err(scm_unavailable());
-    }
+    // The claim preconditions (scm.md §11) come last (§7.2 step 10): the actor checks them.
+    let claim = req.claim_pr.map(|c| ClaimSpec {
+        pr_ref: c.pr.unwrap_or_default(),
+        allow_takeover: c.allow_takeover.unwrap_or(true),
+    });
+    let claimed = claim.is_some();
     let handles = app.handles()?;
     let id = handles
         .sessions
@@ -296,15 +295,54 @@ pub async fn spawn(
             issue_id,
             display_name,
             command,
+            claim,
         })
         .await?;
+    let claim = if claimed {
+        Some(spawn_claim_result(&app, id.clone()).await?)
+    } else {
+        None
+    };
     Ok((
         StatusCode::CREATED,
         Json(SpawnResponse {
             session: view(&app, &id).await?,
-            claim: None,
+            claim,
         }),
     ))
+}
+
+/// The `claim` of a spawn that claimed a PR. The new session owns only that PR (first in
+/// `prs`); its worktree was created on the head ref (`already_on_branch`). `takenOverFrom` is
+/// the `fromSession` of the session's `pr_session_changed` event (a PR that had no owner, or
+/// whose owner row was gone, has none).
+async fn spawn_claim_result(app: &AppState, id: SessionId) -> Result<ClaimResult, ApiError> {
+    let prs = prs::briefs_with_first(app, &id, "").await?;
+    let lookup = id.clone();
+    let taken_over_from = read(app, move |r| {
+        let events = r.read_changes(&ao_store::ChangeQuery {
+            session: Some(lookup.to_string()),
+            limit: 1000,
+            ..ao_store::ChangeQuery::default()
+        })?;
+        Ok(events
+            .iter()
+            .filter(|e| e.event_type == "pr_session_changed")
+            .filter_map(|e| e.payload.get("fromSession")?.as_str())
+            .filter(|from| *from != lookup.as_str())
+            .filter_map(|from| SessionId::parse(from).ok())
+            .collect::<Vec<SessionId>>())
+    })
+    .await?;
+    Ok(ClaimResult {
+        ok: true,
+        session_id: id,
+        prs,
+        taken_over_from,
+        branch_changed: false,
+        checkout: ClaimCheckout::AlreadyOnBranch,
+        checkout_error: None,
+    })
 }
 
 /// Renames a session (terminated sessions included).

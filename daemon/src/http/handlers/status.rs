@@ -1,4 +1,5 @@
-//! `GET /api/v1/status` (http-api.md §5).
+//! `GET /api/v1/status` (http-api.md §5). The `github` block is the actor tree's
+//! `github_status()` (scm.md §8).
 
 use ao_protocol::{DaemonStatus, ErrorBody, GithubState, GithubStatus, VERSION};
 use axum::Json;
@@ -8,7 +9,7 @@ use super::read;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
-/// The GitHub part of the status until the SCM subsystem exists: no token, nothing polled.
+/// The GitHub part of the status without an actor tree (before boot, after shutdown).
 fn github_disabled() -> GithubStatus {
     GithubStatus {
         state: GithubState::Disabled,
@@ -35,6 +36,11 @@ pub async fn status(State(app): State<AppState>) -> Result<Json<DaemonStatus>, A
         Ok((r.session_counts()?, r.project_count()?, r.head_seq()?))
     })
     .await?;
+    let github = app
+        .handles()
+        .ok()
+        .and_then(|h| h.tree.github_status())
+        .unwrap_or_else(github_disabled);
     Ok(Json(DaemonStatus {
         pid: app.pid,
         port: app.port,
@@ -48,6 +54,6 @@ pub async fn status(State(app): State<AppState>) -> Result<Json<DaemonStatus>, A
         sessions,
         projects,
         head_seq,
-        github: github_disabled(),
+        github,
     }))
 }

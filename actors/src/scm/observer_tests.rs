@@ -1,0 +1,550 @@
+//! End-to-end tests of the PR loop inside the actor tree: a tiny axum GitHub stand-in on
+//! 127.0.0.1 (repo/check guards with ETags, discovery, job logs, GraphQL facts and review
+//! threads, rate headers), real SQLite, real tmux sessions running `sleep`. Every wait is a
+//! poll with a deadline.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ao_adapters::scm::{ScmConfig, TokenProvider};
+use ao_adapters::{Runtime, Tmux, git, process};
+use ao_protocol::{
+    CiState, GithubState, Harness, PrState, ProjectId, ReviewDecision, RuntimeKind, SessionId,
+    SessionKind, TerminatedReason,
+};
+use ao_store::{PrDetail, ReadPool};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+use crate::config::ScmSetup;
+use crate::{ActorTree, ActorsConfig, AddProject, ScmTimings, SpawnCommand, spawn_tree};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+// ---- the GitHub stand-in ----------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct FakePr {
+    number: u64,
+    head_ref: String,
+    head_repo: String,
+    sha: String,
+    merged: bool,
+}
+
+#[derive(Debug, Default)]
+struct Gh {
+    prs: Vec<FakePr>,
+    /// Bumped on every PR change: the repo guard's ETag.
+    version: u64,
+    /// Answer every request with 429 + Retry-After.
+    rate_limited: bool,
+    guard_calls: u64,
+    graphql_calls: u64,
+    log_calls: u64,
+}
+
+type Shared = Arc<Mutex<Gh>>;
+
+fn gh(state: &Shared) -> std::sync::MutexGuard<'_, Gh> {
+    state.lock().expect("fake GitHub lock")
+}
+
+fn with_rate(mut resp: Response, resource: &str) -> Response {
+    let h = resp.headers_mut();
+    let reset = (chrono::Utc::now().timestamp() + 3600).to_string();
+    for (k, v) in [
+        ("x-ratelimit-limit", "5000".to_string()),
+        ("x-ratelimit-remaining", "4900".to_string()),
+        ("x-ratelimit-used", "100".to_string()),
+        ("x-ratelimit-reset", reset),
+        ("x-ratelimit-resource", resource.to_string()),
+    ] {
+        h.insert(k, HeaderValue::from_str(&v).expect("header value"));
+    }
+    resp
+}
+
+fn limited() -> Response {
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("120"));
+    resp
+}
+
+fn pull_json(p: &FakePr) -> Value {
+    json!({
+        "number": p.number,
+        "draft": false,
+        "html_url": format!("http://example/o/r/pull/{}", p.number),
+        "updated_at": "2026-01-01T00:00:00Z",
+        "head": {"ref": p.head_ref, "repo": {"full_name": p.head_repo}},
+        "base": {"ref": "main", "repo": {"full_name": "o/r"}},
+    })
+}
+
+async fn pulls(
+    State(state): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut g = gh(&state);
+    if g.rate_limited {
+        return limited();
+    }
+    let open: Vec<Value> = g.prs.iter().filter(|p| !p.merged).map(pull_json).collect();
+    if q.get("per_page").map(String::as_str) == Some("1") {
+        g.guard_calls += 1;
+        let etag = format!("\"v{}\"", g.version);
+        if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+            return with_rate(StatusCode::NOT_MODIFIED.into_response(), "core");
+        }
+        let first: Vec<Value> = open.into_iter().take(1).collect();
+        let mut resp = Json(first).into_response();
+        resp.headers_mut()
+            .insert("etag", HeaderValue::from_str(&etag).expect("etag"));
+        return with_rate(resp, "core");
+    }
+    with_rate(Json(open).into_response(), "core")
+}
+
+async fn check_runs(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if gh(&state).rate_limited {
+        return limited();
+    }
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some("\"c1\"") {
+        return with_rate(StatusCode::NOT_MODIFIED.into_response(), "core");
+    }
+    let mut resp = Json(json!({"total_count": 1, "check_runs": []})).into_response();
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_static("\"c1\""));
+    with_rate(resp, "core")
+}
+
+async fn job_log(
+    State(state): State<Shared>,
+    UrlPath((_, _, job)): UrlPath<(String, String, String)>,
+) -> Response {
+    gh(&state).log_calls += 1;
+    let body =
+        format!("2024-01-01T00:00:00.000Z step 1\n2024-01-01T00:00:01.000Z boom in job {job}\n\n");
+    with_rate(body.into_response(), "core")
+}
+
+fn pr_node(p: &FakePr) -> Value {
+    let check = json!({
+        "__typename": "CheckRun", "name": "build", "status": "COMPLETED",
+        "conclusion": "FAILURE", "detailsUrl": "http://example/run/1", "databaseId": 42
+    });
+    let contexts = json!({
+        "pageInfo": {"hasNextPage": false, "endCursor": Value::Null},
+        "nodes": [check]
+    });
+    let commits = json!({"nodes": [{"commit": {
+        "oid": p.sha,
+        "statusCheckRollup": {"state": "FAILURE", "contexts": contexts}
+    }}]});
+    let mut node = json!({
+        "number": p.number,
+        "url": format!("http://example/o/r/pull/{}", p.number),
+        "state": if p.merged { "MERGED" } else { "OPEN" },
+        "isDraft": false,
+        "merged": p.merged,
+        "closed": p.merged,
+        "title": "Fix things",
+        "additions": 3, "deletions": 1, "changedFiles": 1,
+        "mergeable": "MERGEABLE",
+        "mergeStateStatus": "BLOCKED",
+        "reviewDecision": "CHANGES_REQUESTED",
+        "headRefName": p.head_ref,
+        "headRefOid": p.sha,
+        "headRepository": {"nameWithOwner": p.head_repo},
+        "baseRefName": "main",
+        "baseRefOid": "base0",
+        "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z",
+    });
+    node["mergedAt"] = if p.merged {
+        json!("2026-01-02T00:00:00Z")
+    } else {
+        Value::Null
+    };
+    node["closedAt"] = Value::Null;
+    node["author"] = json!({"login": "me"});
+    node["mergeCommit"] = Value::Null;
+    node["commits"] = commits;
+    node
+}
+
+/// The numbers of `pullRequest(number: N)` in query order.
+fn numbers(query: &str) -> Vec<u64> {
+    query
+        .split("pullRequest(number:")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+async fn graphql(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut g = gh(&state);
+    if g.rate_limited {
+        return limited();
+    }
+    g.graphql_calls += 1;
+    let query = body["query"].as_str().unwrap_or_default();
+    if query.contains("reviewThreads") {
+        let data = json!({"repository": {"pullRequest": {"reviewThreads": {
+            "pageInfo": {"hasPreviousPage": false, "startCursor": Value::Null},
+            "nodes": [{
+                "id": "T1", "isResolved": false, "path": "src/lib.rs", "line": 3,
+                "comments": {"nodes": [{
+                    "id": "C1", "databaseId": 1, "body": "please fix", "url": "http://example/c1",
+                    "createdAt": "2026-01-01T00:00:00Z",
+                    "author": {"login": "rev", "__typename": "User"}
+                }]}
+            }]
+        }}}});
+        return with_rate(Json(json!({"data": data})).into_response(), "graphql");
+    }
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for (i, n) in numbers(query).into_iter().enumerate() {
+        let alias = format!("pr{i}");
+        if let Some(p) = g.prs.iter().find(|p| p.number == n) {
+            data.insert(alias, json!({"pullRequest": pr_node(p)}));
+        } else {
+            data.insert(alias.clone(), json!({"pullRequest": Value::Null}));
+            errors.push(json!({"type": "NOT_FOUND", "path": [alias], "message": "nope"}));
+        }
+    }
+    let mut out = json!({"data": data});
+    if !errors.is_empty() {
+        out["errors"] = Value::Array(errors);
+    }
+    with_rate(Json(out).into_response(), "graphql")
+}
+
+async fn serve(state: Shared) -> String {
+    let app = Router::new()
+        .route("/repos/{o}/{r}/pulls", get(pulls))
+        .route("/repos/{o}/{r}/commits/{sha}/check-runs", get(check_runs))
+        .route("/repos/{o}/{r}/actions/jobs/{id}/logs", get(job_log))
+        .route("/graphql", post(graphql))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+// ---- the tree fixture -------------------------------------------------------------------
+
+static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
+
+struct Fx {
+    tree: ActorTree,
+    reader: ReadPool,
+    gh: Shared,
+    base: String,
+    repos: TempDir,
+    _tmux: TmuxGuard,
+    _dir: TempDir,
+}
+
+/// Kills the test's private tmux server when dropped.
+struct TmuxGuard {
+    data: PathBuf,
+    socket: String,
+}
+
+impl Drop for TmuxGuard {
+    fn drop(&mut self) {
+        // Test-only cleanup: a synchronous `tmux kill-server` (Drop cannot await).
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+        if let Ok(meta) = self.data.metadata() {
+            let base = std::env::var_os("TMUX_TMPDIR").map_or_else(|| "/tmp".into(), PathBuf::from);
+            let _ =
+                std::fs::remove_file(base.join(format!("tmux-{}", meta.uid())).join(&self.socket));
+        }
+    }
+}
+
+fn fast_scm() -> ScmTimings {
+    ScmTimings {
+        poll_ok: Duration::from_millis(150),
+        poll_throttled: Duration::from_millis(300),
+        rescan: Duration::from_millis(200),
+        review_refresh: Duration::from_secs(600),
+        ..ScmTimings::default()
+    }
+}
+
+async fn start(prs: Vec<FakePr>) -> Fx {
+    let state: Shared = Arc::new(Mutex::new(Gh {
+        prs,
+        version: 1,
+        ..Gh::default()
+    }));
+    let base = serve(Arc::clone(&state)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let home = dir.path().join("home");
+    let repos = tempfile::tempdir().expect("tempdir");
+    let opened = ao_store::open(&data).expect("store opens");
+    let socket = format!(
+        "ao-scm-test-{}-{}",
+        std::process::id(),
+        NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmux = Tmux::new(&socket, &home, &data);
+    tmux.write_conf().expect("tmux.conf");
+    let runtime: Arc<dyn Runtime> = Arc::new(tmux);
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let mut cfg = ActorsConfig::new(&data, RuntimeKind::Tmux);
+    cfg.home = home.clone();
+    cfg.run_file = home.join("running.json");
+    cfg.tmux_socket = socket.clone();
+    cfg.daemon_env = Some(env);
+    cfg.runtimes = vec![runtime];
+    cfg.scm = Some(ScmSetup {
+        config: ScmConfig::for_base(&base).expect("valid base"),
+        tokens: Arc::new(TokenProvider::fixed("t0k")),
+    });
+    cfg.scm_timings = fast_scm();
+    let tree = spawn_tree(cfg, opened.reader.clone(), opened.writer)
+        .await
+        .expect("tree starts");
+    Fx {
+        tree,
+        reader: opened.reader,
+        gh: state,
+        base,
+        repos,
+        _tmux: TmuxGuard { data, socket },
+        _dir: dir,
+    }
+}
+
+async fn run_git(dir: &Path, args: &[&str]) {
+    process::run(&git::git_cmd().arg("-C").arg(dir).args(args))
+        .await
+        .unwrap_or_else(|e| panic!("git {args:?}: {e}"));
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl Fx {
+    /// Project `app` whose origin points at the stand-in's `o/r`.
+    async fn project(&self) {
+        let dir = self.repos.path().join("app");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        run_git(&dir, &["init", "-q", "-b", "main"]).await;
+        run_git(&dir, &["config", "user.email", "t@example.com"]).await;
+        run_git(&dir, &["config", "user.name", "t"]).await;
+        run_git(
+            &dir,
+            &[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "init",
+                "--no-gpg-sign",
+            ],
+        )
+        .await;
+        let origin = format!("{}/o/r.git", self.base);
+        run_git(&dir, &["remote", "add", "origin", &origin]).await;
+        let dir = dir.canonicalize().expect("canonical");
+        self.tree
+            .projects
+            .add_project(AddProject {
+                path: dir.to_string_lossy().into_owned(),
+                project_id: Some(ProjectId::new("app").expect("valid id")),
+                name: None,
+                config: json!({}),
+            })
+            .await
+            .expect("project added");
+    }
+
+    async fn spawn(&self, branch: &str) -> SessionId {
+        self.tree
+            .sessions
+            .spawn(SpawnCommand {
+                project_id: ProjectId::new("app").expect("valid id"),
+                kind: SessionKind::Worker,
+                harness: Some(Harness::Command),
+                branch: Some(branch.to_string()),
+                prompt: None,
+                issue_id: None,
+                display_name: None,
+                command: Some("sleep 600".to_string()),
+                claim: None,
+            })
+            .await
+            .expect("spawned")
+    }
+
+    fn url(&self, n: u64) -> String {
+        let host = self.base.trim_start_matches("http://");
+        format!("http://{host}/o/r/pull/{n}")
+    }
+
+    async fn pr(&self, n: u64) -> Option<PrDetail> {
+        let reader = self.reader.clone();
+        let url = self.url(n);
+        tokio::task::spawn_blocking(move || reader.pr_detail(&url))
+            .await
+            .expect("join")
+            .expect("read")
+    }
+}
+
+fn fake(number: u64, head_ref: &str, head_repo: &str) -> FakePr {
+    FakePr {
+        number,
+        head_ref: head_ref.to_string(),
+        head_repo: head_repo.to_string(),
+        sha: "sha1".to_string(),
+        merged: false,
+    }
+}
+
+#[tokio::test]
+async fn observer_discovers_persists_reacts_and_acknowledges() {
+    let fx = start(vec![fake(7, "feat/x", "o/r"), fake(8, "feat", "fork/r")]).await;
+    fx.project().await;
+    let session = fx.spawn("feat").await;
+
+    // Discovered (owned via `feat/…`), refreshed, reacted to and acknowledged.
+    let pr = eventually("PR #7 acknowledged", || async {
+        fx.pr(7).await.filter(|p| !p.hashes.ci.is_empty())
+    })
+    .await;
+    assert_eq!(pr.session_id, session);
+    assert_eq!(pr.facts.state, PrState::Open);
+    assert_eq!(pr.facts.ci_state, CiState::Failing);
+    assert_eq!(pr.facts.review_decision, ReviewDecision::ChangesRequested);
+    assert_eq!(pr.facts.head_sha, "sha1");
+    assert_eq!(pr.checks.len(), 1);
+    assert_eq!(pr.checks[0].log_tail, "step 1\nboom in job 42");
+    assert!(!pr.hashes.review.is_empty(), "review threads were fetched");
+    assert_eq!(pr.comments.len(), 1);
+    assert_eq!(pr.comments[0].body, "please fix");
+    // The fork PR is never adopted.
+    assert!(fx.pr(8).await.is_none());
+
+    // Steady state: guards answer 304, so no GraphQL, no logs, nothing written.
+    let (graphql, logs) = {
+        let g = gh(&fx.gh);
+        (g.graphql_calls, g.log_calls)
+    };
+    let guards = gh(&fx.gh).guard_calls;
+    eventually("three more polls", || async {
+        (gh(&fx.gh).guard_calls >= guards + 3).then_some(())
+    })
+    .await;
+    {
+        let g = gh(&fx.gh);
+        assert_eq!(g.graphql_calls, graphql);
+        assert_eq!(g.log_calls, logs);
+    }
+    let again = fx.pr(7).await.expect("stored");
+    assert_eq!(again.updated_at, pr.updated_at);
+
+    // The budget saw both buckets.
+    let status = fx.tree.github_status();
+    assert_eq!(status.state, GithubState::Ok);
+    assert_eq!(status.token_source.as_deref(), Some("AO_GITHUB_TOKEN"));
+    assert!(status.last_poll_at.is_some());
+    assert_eq!(status.rest.expect("rest window").remaining, 4900);
+    assert_eq!(status.graphql.expect("graphql window").limit, 5000);
+
+    // Merged: the repo guard changes, the observation is applied and the session completes.
+    {
+        let mut g = gh(&fx.gh);
+        g.prs[0].merged = true;
+        g.version += 1;
+    }
+    eventually("PR #7 merged", || async {
+        fx.pr(7)
+            .await
+            .filter(|p| p.facts.state == PrState::Merged)
+            .map(|_| ())
+    })
+    .await;
+    let reader = fx.reader.clone();
+    eventually("session terminated with pr_merged", || {
+        let reader = reader.clone();
+        let id = session.clone();
+        async move {
+            let row = tokio::task::spawn_blocking(move || reader.get_session(&id))
+                .await
+                .expect("join")
+                .expect("read")?;
+            row.is_terminated.then_some(row.terminated_reason)
+        }
+    })
+    .await
+    .map_or_else(
+        || panic!("no termination reason"),
+        |r| {
+            assert_eq!(r, TerminatedReason::PrMerged);
+        },
+    );
+    fx.tree.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn rate_limit_puts_the_budget_in_backoff() {
+    let fx = start(vec![fake(7, "feat/x", "o/r")]).await;
+    gh(&fx.gh).rate_limited = true;
+    fx.project().await;
+    let status = eventually("backoff", || async {
+        let s = fx.tree.github_status();
+        (s.state == GithubState::Backoff).then_some(s)
+    })
+    .await;
+    assert!(status.backoff_until.is_some());
+    assert!(status.last_error.is_some());
+    // Nothing was stored while limited.
+    assert!(fx.pr(7).await.is_none());
+    fx.tree.shutdown(Duration::from_secs(10)).await;
+}
