@@ -207,6 +207,7 @@ pub(crate) async fn start_with(
     actors.runtimes = vec![Arc::clone(&tmux)];
     actors.workspace = Some(workspace);
     actors.scm = Some(scm);
+    actors.scm_timings = ao_actors::ScmTimings::with_poll_interval(env.github_poll_interval);
     let tree = ao_actors::spawn_tree(actors, opened.reader, opened.writer).await;
     let tree = match tree {
         Ok(tree) => tree,

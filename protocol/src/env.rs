@@ -27,6 +27,9 @@ pub struct EnvConfig {
     pub port: u16,
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// `AO_GITHUB_POLL_INTERVAL`: the base GitHub poll interval (30 s, scm.md §8); the
+    /// throttled interval is 4× it. Not in the spec: a knob for tests and impatient users.
+    pub github_poll_interval: Duration,
     /// The `tracing` filter directive (validated by the daemon when it installs it).
     pub log: String,
     pub runtime: RuntimeKind,
@@ -92,6 +95,7 @@ impl EnvConfig {
         };
         let request_timeout = duration("AO_REQUEST_TIMEOUT", Duration::from_secs(60))?;
         let shutdown_timeout = duration("AO_SHUTDOWN_TIMEOUT", Duration::from_secs(10))?;
+        let github_poll_interval = duration("AO_GITHUB_POLL_INTERVAL", Duration::from_secs(30))?;
         let log = var("AO_LOG").unwrap_or_else(|| "info".to_string());
         let runtime = match var("AO_RUNTIME") {
             None => RuntimeKind::Tmux,
@@ -133,6 +137,7 @@ impl EnvConfig {
             port,
             request_timeout,
             shutdown_timeout,
+            github_poll_interval,
             log,
             runtime,
             tmux_socket,
@@ -249,6 +254,7 @@ mod tests {
         assert_eq!(c.port, 3001);
         assert_eq!(c.request_timeout, Duration::from_secs(60));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.github_poll_interval, Duration::from_secs(30));
         assert_eq!(c.runtime, RuntimeKind::Tmux);
         assert_eq!(c.tmux_socket, "ao");
         assert!(c.allowed_origins.is_empty());
@@ -262,6 +268,7 @@ mod tests {
             ("AO_DATA_DIR", "/d"),
             ("AO_PORT", "0004"),
             ("AO_REQUEST_TIMEOUT", "500ms"),
+            ("AO_GITHUB_POLL_INTERVAL", "1s"),
             ("AO_RUNTIME", "zellij"),
             ("AO_ALLOWED_ORIGINS", "http://a:1, http://b:2"),
         ])
@@ -271,6 +278,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/d"));
         assert_eq!(c.port, 4);
         assert_eq!(c.request_timeout, Duration::from_millis(500));
+        assert_eq!(c.github_poll_interval, Duration::from_secs(1));
         assert_eq!(c.runtime, RuntimeKind::Zellij);
         assert_eq!(c.allowed_origins, ["http://a:1", "http://b:2"]);
     }
@@ -284,6 +292,14 @@ mod tests {
         assert_eq!(
             var(&[("HOME", "/h"), ("AO_REQUEST_TIMEOUT", "0s")]),
             "AO_REQUEST_TIMEOUT"
+        );
+        assert_eq!(
+            var(&[("HOME", "/h"), ("AO_GITHUB_POLL_INTERVAL", "0ms")]),
+            "AO_GITHUB_POLL_INTERVAL"
+        );
+        assert_eq!(
+            var(&[("HOME", "/h"), ("AO_GITHUB_POLL_INTERVAL", "fast")]),
+            "AO_GITHUB_POLL_INTERVAL"
         );
         assert_eq!(
             var(&[("HOME", "/h"), ("AO_SHUTDOWN_TIMEOUT", "10")]),

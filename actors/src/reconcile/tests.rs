@@ -299,6 +299,25 @@ impl Fx {
         process::run_unchecked(&cmd).await.expect("tmux runs")
     }
 
+    /// Kills this test's tmux server and waits until it is really gone: tmux 3.3a keeps
+    /// answering ("server exited unexpectedly") for a moment after `kill-server`, and a probe in
+    /// that window is `unknown`, which reconcile rightly treats as alive.
+    async fn kill_server(&self) {
+        assert!(self.tmux(&["kill-server"]).await.success());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.tmux(&["list-sessions"]).await;
+            if out.stderr.contains("no server running") || out.stderr.contains("error connecting") {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the tmux server did not go away: {out:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn has_session(&self, name: &str) -> bool {
         self.tmux(&["has-session", "-t", &format!("={name}")])
             .await
@@ -615,7 +634,7 @@ async fn a_vanished_tmux_server_is_relaunched_in_place_once() {
     let first_pid = fx.pane(id.as_str(), "#{pane_pid}").await;
     fx.stop().await;
     // The machine rebooted: no tmux server, and the worktree (on a tmpfs) is gone too.
-    assert!(fx.tmux(&["kill-server"]).await.success());
+    fx.kill_server().await;
     let wt = fx.worktree("demo", id.as_str());
     std::fs::remove_dir_all(&wt).expect("remove worktree");
     fx.boot().await;
@@ -669,7 +688,7 @@ async fn a_session_that_cannot_resume_is_runtime_missing() {
     let id = fx.tree().sessions.spawn(cmd).await.expect("spawn");
     fx.wait_for_pane(id.as_str(), "codex-up").await;
     fx.stop().await;
-    assert!(fx.tmux(&["kill-server"]).await.success());
+    fx.kill_server().await;
     fx.boot().await;
     // No conversation id was ever reported and there is no prompt: nothing to resume.
     let report = fx.reconcile().await;

@@ -67,6 +67,25 @@ impl Default for ScmTimings {
     }
 }
 
+impl ScmTimings {
+    /// The spec's timings scaled to a base poll interval (`AO_GITHUB_POLL_INTERVAL`, 30 s by
+    /// default, which gives exactly [`Default`]): throttled polls every 4× base (30 s → 120 s),
+    /// review refreshes every 4× base (≤ 2 min), the project rescan and the first rate-limit
+    /// backoff every 2× base (≤ 60 s). The other timings keep their spec values.
+    pub fn with_poll_interval(base: Duration) -> Self {
+        let base = base.max(Duration::from_millis(1));
+        let minute = Duration::from_secs(60);
+        Self {
+            poll_ok: base,
+            poll_throttled: base.saturating_mul(4),
+            rescan: base.saturating_mul(2).min(minute),
+            review_refresh: base.saturating_mul(4).min(2 * minute),
+            backoff_base: base.saturating_mul(2).min(minute),
+            ..Self::default()
+        }
+    }
+}
+
 /// Which review-thread refreshes a running tick may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReviewPolicy {
@@ -362,6 +381,23 @@ impl RateBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poll_interval_scales_the_spec_timings() {
+        assert_eq!(
+            ScmTimings::with_poll_interval(Duration::from_secs(30)),
+            ScmTimings::default()
+        );
+        let t = ScmTimings::with_poll_interval(Duration::from_secs(1));
+        assert_eq!(t.poll_ok, Duration::from_secs(1));
+        assert_eq!(t.poll_throttled, Duration::from_secs(4));
+        assert_eq!(t.rescan, Duration::from_secs(2));
+        assert_eq!(t.backoff_base, Duration::from_secs(2));
+        let slow = ScmTimings::with_poll_interval(Duration::from_secs(600));
+        assert_eq!(slow.rescan, Duration::from_secs(60));
+        assert_eq!(slow.review_refresh, Duration::from_secs(120));
+        assert_eq!(slow.poll_throttled, Duration::from_secs(2400));
+    }
 
     fn t0() -> DateTime<Utc> {
         time::parse("2026-01-01T00:00:00.000Z").expect("valid time")

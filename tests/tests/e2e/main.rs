@@ -6,5 +6,6 @@ mod daemon_control;
 mod events;
 mod fake_agent;
 mod projects;
+mod prs;
 mod security;
 mod sessions;
