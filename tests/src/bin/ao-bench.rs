@@ -3,6 +3,7 @@
 //! Usage:
 //! * `cargo run --release -p ao-tests --bin ao-bench -- events [--writes N]`
 //! * `cargo build --release -p ao-cli -p ao-tests && target/release/ao-bench sessions [--sessions N]`
+//! * `… && target/release/ao-bench github [--prs N] [--polls K] [--samples S] [--interval 1s]`
 //!
 //! `events`: starts the real daemon in-process on a temporary home, opens an SSE client on
 //! `/api/v1/events`, performs N (default 1000) committed writes (project config PATCHes, each
@@ -22,6 +23,19 @@
 //! `ao session ls --json`, and the daemon's VmRSS / VmHWM. It tears everything down (`ao stop`,
 //! `tmux kill-server`, the socket file) whatever happened.
 //!
+//! `github`: runs the `sessions` set-up (same daemon process and fake agent) with the daemon
+//! pointed at an in-process [`FakeGithub`] (`gh.env()`, plus `AO_GITHUB_POLL_INTERVAL`, default
+//! `1s`, to keep the run short) and the project's origin at `gh.clone_url`. It spawns N
+//! (`--prs`, default 50) sessions, opens one PR with a passing check on each session branch and
+//! waits until every PR summary (`GET /sessions/{id}/pr`) shows the head SHA and `passing` CI.
+//! Then (1) after two settling polls it counts, in the fake's request log, the requests of K
+//! (`--polls`, default 10) whole polls (from one repo-guard request to the K-th next) by route,
+//! 304s apart, and extrapolates them to an hour at the default 30 s interval; (2) for S
+//! (`--samples`, default 5) PRs, at staggered phases of the poll, it turns CI red
+//! (`set_head_checks` with a failed run and a log) and measures until the CI nudge appears in
+//! that session's fake-agent log, split into "waiting for the poll" (until the fake answers a
+//! check-runs request with 200) and "poll → delivered".
+//!
 //! See docs/benchmarks.md.
 
 use std::collections::BTreeMap;
@@ -30,6 +44,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use ao_tests::fake_github::{CheckSpec, FakeGithub, PrSpec, RecordedRequest, Route};
 use ao_tests::{Api, Home, git_repo};
 use serde_json::{Value, json};
 
@@ -314,6 +329,12 @@ impl SessionsLab {
     /// Starts the daemon with the wrappers first on its `PATH` and adds project `bench` whose
     /// sessions find the fake agent as `claude`.
     fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[], None)
+    }
+
+    /// [`Self::start`] with extra daemon environment and, when `origin` is given, an `origin`
+    /// remote on the project's repository (set before the project is added).
+    fn start_with(daemon_env: &[(&str, String)], origin: Option<&str>) -> anyhow::Result<Self> {
         let tmux = which("tmux")?;
         let git = which("git")?;
         let fake = fake_agent_bin()?;
@@ -332,6 +353,9 @@ impl SessionsLab {
         }
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         home.env("PATH", &format!("{}:{path}", wrappers.display()));
+        for (k, v) in daemon_env {
+            home.env(k, v);
+        }
         let started = home.ao(&["start", "--timeout", "60s"]);
         if started.code != 0 {
             bail!("ao start failed: {}{}", started.stdout, started.stderr);
@@ -348,6 +372,22 @@ impl SessionsLab {
             tmux,
         };
         let repo = git_repo(&scratch, "bench-repo");
+        if let Some(url) = origin {
+            let out = Command::new(&git)
+                .args([
+                    "-C",
+                    &repo.display().to_string(),
+                    "remote",
+                    "add",
+                    "origin",
+                    url,
+                ])
+                .output()
+                .context("git remote add")?;
+            if !out.status.success() {
+                bail!("git remote add origin failed");
+            }
+        }
         let add = lab.home.ao(&[
             "project",
             "add",
@@ -373,6 +413,14 @@ impl SessionsLab {
             bail!("project set-config failed: {}", set.stderr);
         }
         Ok(lab)
+    }
+
+    /// The fake agent's log of session `id` (`FAKE_AGENT_LOG` is a directory).
+    fn fake_log(&self, id: &str) -> PathBuf {
+        self.home
+            .scratch()
+            .join("fake-logs")
+            .join(format!("{id}.jsonl"))
     }
 
     /// `${TMUX_TMPDIR:-/tmp}/tmux-<uid>/<socket>`; the uid is read off a directory we created.
@@ -684,6 +732,364 @@ async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// `github`
+// ---------------------------------------------------------------------------------------------
+
+/// The fake GitHub repository the bench project's origin points at.
+const GH_OWNER: &str = "acme";
+const GH_REPO: &str = "bench";
+/// The default poll interval (scm.md §8, `ok` state): requests/hour are extrapolated to it.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// The hourly budget of each bucket (`core`, `graphql`) and the design target's share of it.
+const HOURLY_LIMIT: f64 = 5000.0;
+const TARGET_SHARE: f64 = 0.10;
+
+/// Options of `ao-bench github`.
+struct GithubOpts {
+    prs: usize,
+    polls: usize,
+    samples: usize,
+    /// Value for `AO_GITHUB_POLL_INTERVAL` (the daemon ignores it when it has no such knob).
+    interval: String,
+}
+
+/// Live sessions: (id, branch), ordered by id.
+async fn live_branches(api: &Api) -> anyhow::Result<Vec<(String, String)>> {
+    let r = api.get("/api/v1/sessions?active=true").await;
+    if r.status != 200 {
+        bail!("GET /api/v1/sessions answered {}: {}", r.status, r.text);
+    }
+    let mut out: Vec<(String, String)> = r.body["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s["id"].as_str()?.to_string(),
+                s["branch"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Indices of the repo-guard requests in the fake's request log.
+fn guard_indices(log: &[RecordedRequest]) -> Vec<usize> {
+    log.iter()
+        .enumerate()
+        .filter(|(_, r)| r.route == Route::RepoGuard)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Waits until the request log holds `n` repo-guard requests (one per poll); returns the log
+/// and the instants at which each guard was first seen (sampled every 10 ms).
+async fn wait_guards(
+    gh: &FakeGithub,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<(Vec<RecordedRequest>, Vec<Instant>)> {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    loop {
+        let log = gh.requests();
+        let guards = guard_indices(&log).len();
+        while seen.len() < guards {
+            seen.push(Instant::now());
+        }
+        if guards >= n {
+            return Ok((log, seen));
+        }
+        if Instant::now() >= deadline {
+            bail!("saw only {guards} of {n} polls (repo-guard requests) within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The daemon's `AO_GITHUB_POLL_INTERVAL` knob exists in this tree (protocol/src/env.rs).
+fn interval_knob_present() -> bool {
+    include_str!("../../../protocol/src/env.rs").contains("AO_GITHUB_POLL_INTERVAL")
+}
+
+async fn bench_github(opts: GithubOpts) -> anyhow::Result<()> {
+    if opts.prs == 0 || opts.polls == 0 || opts.samples == 0 {
+        bail!("--prs, --polls and --samples must be at least 1");
+    }
+    let gh = FakeGithub::start();
+    gh.create_repo(GH_OWNER, GH_REPO);
+    let mut env = gh.env();
+    env.push(("AO_GITHUB_POLL_INTERVAL", opts.interval.clone()));
+    let origin = gh.clone_url(GH_OWNER, GH_REPO);
+    let lab = tokio::task::block_in_place(|| SessionsLab::start_with(&env, Some(&origin)))?;
+    let result = measure_github(&lab, &gh, &opts).await;
+    tokio::task::block_in_place(|| lab.teardown());
+    result
+}
+
+#[allow(clippy::too_many_lines)]
+async fn measure_github(
+    lab: &SessionsLab,
+    gh: &FakeGithub,
+    opts: &GithubOpts,
+) -> anyhow::Result<()> {
+    let api = &lab.api;
+    let n = opts.prs;
+    println!(
+        "github: {n} sessions (fake claude) each with one open PR on the fake GitHub {}, daemon pid {}",
+        gh.origin(),
+        lab.pid
+    );
+    println!(
+        "  AO_GITHUB_POLL_INTERVAL={} (knob {} in protocol/src/env.rs)",
+        opts.interval,
+        if interval_knob_present() {
+            "present"
+        } else {
+            "ABSENT: the daemon polls every 30 s"
+        }
+    );
+
+    // Setup: N sessions, each with one open PR (passing CI) on its branch.
+    let mut spawned = 0;
+    while spawned < n {
+        let k = BATCH.min(n - spawned);
+        spawn_batch(api, k).await?;
+        spawned += k;
+    }
+    wait_signalled(api, n, Duration::from_secs(300)).await?;
+    let sessions = live_branches(api).await?;
+    if sessions.len() != n {
+        bail!("expected {n} live sessions, found {}", sessions.len());
+    }
+    let mut prs = Vec::with_capacity(n);
+    for (id, branch) in &sessions {
+        let pr = gh.open_pr(
+            GH_OWNER,
+            GH_REPO,
+            PrSpec::new(branch).title(&format!("Work of {id}")),
+        );
+        let sha = gh.set_head_checks(&pr, vec![CheckSpec::run("build").success()]);
+        prs.push((id.clone(), pr, sha));
+    }
+    let t_disc = Instant::now();
+    let deadline = t_disc + Duration::from_secs(300);
+    loop {
+        let mut ready = 0;
+        for (id, _, sha) in &prs {
+            let r = api.get(&format!("/api/v1/sessions/{id}/pr")).await;
+            let first = &r.body["prs"][0];
+            if r.status == 200
+                && first["headSha"] == json!(sha)
+                && first["ciObservedAt"].is_string()
+                && first["ci"]["state"] == json!("passing")
+            {
+                ready += 1;
+            }
+        }
+        if ready == n {
+            break;
+        }
+        if Instant::now() >= deadline {
+            bail!("only {ready} of {n} PRs were discovered and observed within 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "  all {n} PRs discovered and observed (PR summary with headSha and ci) {:.1} s after they were opened",
+        t_disc.elapsed().as_secs_f64()
+    );
+
+    // 1. Quiet polls: let two polls pass (the hashes are acknowledged), then count K polls.
+    gh.clear_requests();
+    let settle = DEFAULT_INTERVAL * 3 + Duration::from_secs(30);
+    wait_guards(gh, 2, settle).await?;
+    gh.reset_stats();
+    gh.clear_requests();
+    let k = opts.polls;
+    let timeout =
+        DEFAULT_INTERVAL * u32::try_from(k + 2).unwrap_or(u32::MAX) + Duration::from_secs(30);
+    let (log, seen) = wait_guards(gh, k + 1, timeout).await?;
+    let stats = gh.stats();
+    let guards = guard_indices(&log);
+    let window = &log[guards[0]..guards[k]];
+    let mut periods: Vec<Duration> = seen.windows(2).map(|w| w[1] - w[0]).collect();
+    periods.truncate(k);
+    let mut sorted = periods.clone();
+    sorted.sort();
+    let interval = percentile(&sorted, 0.5);
+    let per_poll = |f: &dyn Fn(&RecordedRequest) -> bool| {
+        window.iter().filter(|r| f(r)).count() as f64 / k as f64
+    };
+    println!("\n1. requests per poll on a quiet hour ({k} polls, {n} open PRs, nothing changes)");
+    println!("  measured poll period: {}", spread(&periods));
+    println!(
+        "  {:<16} {:>10} {:>10} {:>10}",
+        "route", "requests", "of them 304", "counted"
+    );
+    let mut counted_core = 0.0;
+    let mut counted_graphql = 0.0;
+    let mut total = 0.0;
+    let mut total_304 = 0.0;
+    for route in Route::ALL {
+        let all = per_poll(&|r| r.route == route);
+        if all == 0.0 {
+            continue;
+        }
+        let nm = per_poll(&|r| r.route == route && r.status == 304);
+        // 304s and the log blobs (no auth, no rate headers) cost nothing.
+        let counted = if route == Route::LogBlob {
+            0.0
+        } else {
+            all - nm
+        };
+        match route {
+            Route::GraphqlFacts | Route::GraphqlThreads => counted_graphql += counted,
+            _ => counted_core += counted,
+        }
+        total += all;
+        total_304 += nm;
+        println!(
+            "  {:<16} {all:>10.2} {nm:>10.2} {counted:>10.2}",
+            format!("{route:?}")
+        );
+    }
+    println!(
+        "  {:<16} {total:>10.2} {total_304:>10.2} {:>10.2}",
+        "total",
+        counted_core + counted_graphql
+    );
+    let per_hour = 3600.0 / DEFAULT_INTERVAL.as_secs_f64();
+    let target = HOURLY_LIMIT * TARGET_SHARE;
+    println!(
+        "  per hour at the default 30 s interval ({per_hour:.0} polls): {:.0} requests, of which {:.0} are 304s;",
+        total * per_hour,
+        total_304 * per_hour
+    );
+    println!(
+        "  counted against the primary limit: core {:.0}/h, graphql {:.0}/h (target: <= {target:.0}/h = 10 % of 5 000) → {}",
+        counted_core * per_hour,
+        counted_graphql * per_hour,
+        if counted_core.max(counted_graphql) * per_hour <= target {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+    println!(
+        "  cross-check, fake's stats since reset: repo guard {}/{} (304), check guard {}/{}, graphql facts {}, threads {}, discovery {}",
+        stats.repo_guard.requests,
+        stats.repo_guard.not_modified,
+        stats.check_guard.requests,
+        stats.check_guard.not_modified,
+        stats.graphql_facts.requests,
+        stats.graphql_threads.requests,
+        stats.discovery.requests
+    );
+
+    // 2. CI turns red → nudge delivered.
+    let samples = opts.samples.min(n);
+    let mut lat = Vec::with_capacity(samples);
+    let mut wait_poll = Vec::with_capacity(samples);
+    let mut after_poll = Vec::with_capacity(samples);
+    println!("\n2. CI turns red → nudge delivered ({samples} samples, one PR each)");
+    for (i, (id, pr, _)) in prs.iter().take(samples).enumerate() {
+        // Spread the start over the poll phase.
+        tokio::time::sleep(interval.mul_f64(i as f64 / samples as f64)).await;
+        // The PR URL in the message is the one GraphQL reports; match on its path.
+        let url = format!("/{GH_OWNER}/{GH_REPO}/pull/{} ", pr.number);
+        let log_path = lab.fake_log(id);
+        gh.clear_requests();
+        let t0 = Instant::now();
+        gh.set_head_checks(
+            pr,
+            vec![
+                CheckSpec::run("build")
+                    .failure()
+                    .log(&format!("error: boom {i}\n")),
+            ],
+        );
+        let deadline = t0 + interval * 3 + Duration::from_secs(60);
+        let mut polled_at = None;
+        loop {
+            if polled_at.is_none()
+                && gh
+                    .requests()
+                    .iter()
+                    .any(|r| r.route == Route::CheckGuard && r.status == 200)
+            {
+                polled_at = Some(t0.elapsed());
+            }
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let delivered = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .any(|e| {
+                    e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("[AO] CI is failing") && m.contains(&url))
+                });
+            if delivered {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let r = api.get(&format!("/api/v1/sessions/{id}/pr")).await;
+                let messages: Vec<String> = text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .filter_map(|e| e["message"].as_str().map(|m| m.chars().take(80).collect()))
+                    .collect();
+                bail!(
+                    "no CI nudge reached session {id} within {:?}: check-runs refetched after \
+                     {polled_at:?}; PR ci {} lastNudge {}; agent log {} ({} lines), messages \
+                     {messages:?}",
+                    deadline - t0,
+                    r.body["prs"][0]["ci"],
+                    r.body["prs"][0]["lastNudge"],
+                    log_path.display(),
+                    text.lines().count()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let total = t0.elapsed();
+        let polled = polled_at.unwrap_or(total);
+        println!(
+            "  {id}: {} (poll saw the new checks after {}, then {} to delivery)",
+            ms(total),
+            ms(polled),
+            ms(total.saturating_sub(polled))
+        );
+        lat.push(total);
+        wait_poll.push(polled);
+        after_poll.push(total.saturating_sub(polled));
+    }
+    println!("  red → delivered: {}", spread(&lat));
+    println!("    waiting for the poll: {}", spread(&wait_poll));
+    println!("    poll start → delivered: {}", spread(&after_poll));
+    // Met when the first poll after the change picked it up (the wait never exceeded one
+    // period, with 10 % slack for the 10 ms sampling) and delivery then took under a second.
+    let worst_wait = wait_poll.iter().max().copied().unwrap_or_default();
+    let max_after = after_poll.iter().max().copied().unwrap_or_default();
+    let met = worst_wait <= interval.mul_f64(1.1) && max_after < Duration::from_secs(1);
+    println!(
+        "  target: <= 1 poll interval ({}) + delivery; worst wait for the poll {}, worst poll → \
+         delivered {} → {}",
+        ms(interval),
+        ms(worst_wait),
+        ms(max_after),
+        if met { "met" } else { "MISSED" }
+    );
+    println!(
+        "  at the default 30 s interval this is at most ~{:.1} s (30 s + the worst delivery)",
+        (DEFAULT_INTERVAL + max_after).as_secs_f64()
+    );
+    Ok(())
+}
+
 /// The number after `flag`, or `default` when the flag is absent.
 fn number_arg(args: &[String], flag: &str, default: usize) -> anyhow::Result<usize> {
     match args.iter().position(|a| a == flag) {
@@ -696,8 +1102,20 @@ fn number_arg(args: &[String], flag: &str, default: usize) -> anyhow::Result<usi
     }
 }
 
+/// The word after `flag`, or `default` when the flag is absent.
+fn string_arg(args: &[String], flag: &str, default: &str) -> anyhow::Result<String> {
+    match args.iter().position(|a| a == flag) {
+        Some(i) => args
+            .get(i + 1)
+            .cloned()
+            .with_context(|| format!("{flag} needs a value")),
+        None => Ok(default.to_string()),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
-    const USAGE: &str = "usage: ao-bench events [--writes N] | ao-bench sessions [--sessions N]";
+    const USAGE: &str = "usage: ao-bench events [--writes N] | ao-bench sessions [--sessions N] \
+        | ao-bench github [--prs N] [--polls K] [--samples S] [--interval 1s]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bench) = args.first() else {
         bail!(USAGE);
@@ -708,6 +1126,12 @@ fn main() -> anyhow::Result<()> {
     match bench.as_str() {
         "events" => rt.block_on(bench_events(number_arg(&args, "--writes", 1000)?)),
         "sessions" => rt.block_on(bench_sessions(number_arg(&args, "--sessions", 200)?)),
+        "github" => rt.block_on(bench_github(GithubOpts {
+            prs: number_arg(&args, "--prs", 50)?,
+            polls: number_arg(&args, "--polls", 10)?,
+            samples: number_arg(&args, "--samples", 5)?,
+            interval: string_arg(&args, "--interval", "1s")?,
+        })),
         other => bail!("unknown benchmark {other:?}; {USAGE}"),
     }
 }
