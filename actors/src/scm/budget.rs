@@ -48,6 +48,9 @@ pub struct ScmTimings {
     pub reset_margin: Duration,
     /// The bound of the `PrFactsChanged` reaction (5 s).
     pub react_timeout: Duration,
+    /// Every subject of a repo is refreshed when this has passed since the repo's last fully
+    /// successful full refresh (5 min; not in the spec, see the PrObserver's module docs).
+    pub full_refresh: Duration,
 }
 
 impl Default for ScmTimings {
@@ -63,6 +66,7 @@ impl Default for ScmTimings {
             token_recheck: Duration::from_secs(300),
             reset_margin: Duration::from_secs(5),
             react_timeout: Duration::from_secs(5),
+            full_refresh: Duration::from_secs(300),
         }
     }
 }
@@ -71,7 +75,8 @@ impl ScmTimings {
     /// The spec's timings scaled to a base poll interval (`AO_GITHUB_POLL_INTERVAL`, 30 s by
     /// default, which gives exactly [`Default`]): throttled polls every 4× base (30 s → 120 s),
     /// review refreshes every 4× base (≤ 2 min), the project rescan and the first rate-limit
-    /// backoff every 2× base (≤ 60 s). The other timings keep their spec values.
+    /// backoff every 2× base (≤ 60 s), the full refresh every max(5 min, 10× base). The other
+    /// timings keep their spec values.
     pub fn with_poll_interval(base: Duration) -> Self {
         let base = base.max(Duration::from_millis(1));
         let minute = Duration::from_secs(60);
@@ -81,6 +86,7 @@ impl ScmTimings {
             rescan: base.saturating_mul(2).min(minute),
             review_refresh: base.saturating_mul(4).min(2 * minute),
             backoff_base: base.saturating_mul(2).min(minute),
+            full_refresh: base.saturating_mul(10).max(5 * minute),
             ..Self::default()
         }
     }
@@ -393,10 +399,12 @@ mod tests {
         assert_eq!(t.poll_throttled, Duration::from_secs(4));
         assert_eq!(t.rescan, Duration::from_secs(2));
         assert_eq!(t.backoff_base, Duration::from_secs(2));
+        assert_eq!(t.full_refresh, Duration::from_secs(300));
         let slow = ScmTimings::with_poll_interval(Duration::from_secs(600));
         assert_eq!(slow.rescan, Duration::from_secs(60));
         assert_eq!(slow.review_refresh, Duration::from_secs(120));
         assert_eq!(slow.poll_throttled, Duration::from_secs(2400));
+        assert_eq!(slow.full_refresh, Duration::from_secs(6000));
     }
 
     fn t0() -> DateTime<Utc> {

@@ -20,6 +20,17 @@
 //! ETags, review memos and fingerprints advance only for refreshes that fully succeeded; the
 //! repo ETag only when the whole poll did.
 //!
+//! Periodic full refresh (not in the spec): the repo guard sees only the first page of
+//! `pulls?sort=updated&per_page=1`, so merging or closing an open PR that is not the most
+//! recently updated one answers 304 and would never be observed (its session would never
+//! complete); likewise the check guard (`check-runs?per_page=1`) can miss changes of older
+//! runs. So every subject is also a refresh candidate when [`ScmTimings::full_refresh`]
+//! (5 min; max(5 min, 10× base) with `AO_GITHUB_POLL_INTERVAL`) has passed since the repo's
+//! last full refresh ([`select::full_refresh_due`]). A poll refreshes everything when that
+//! timer is due, when the repo guard changed, or as an observer's first poll (empty caches);
+//! the poll's start time is recorded as the last full refresh only when the whole poll
+//! succeeded. Cost: one GraphQL batch per 25 PRs every 5 min (~12 points/h for 50 PRs).
+//!
 //! Failure handling: bad data or a failed call is logged and retried next tick; the actor
 //! never fails because of GitHub. `RateLimited` / `AuthFailed` / no token end the poll and
 //! go to the shared budget. The caches live in the actor (empty after a restart, which means
@@ -78,6 +89,9 @@ pub(crate) struct Cache {
     /// The (session, branch) set of the last successful discovery: a new or renamed session
     /// branch re-runs discovery even when the repo guard answers 304.
     discovered_for: Option<BTreeSet<(String, String)>>,
+    /// The start of the last fully successful poll that refreshed every subject (`None`
+    /// after a restart: the first poll is a full one).
+    last_full_refresh: Option<DateTime<Utc>>,
 }
 
 pub(crate) struct PrObserver;
@@ -386,6 +400,9 @@ async fn discover(
 
 /// The whole poll after the gate and the token check. `Ok` only when everything succeeded.
 async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) -> Result<(), Stop> {
+    let started = Utc::now();
+    let full_due =
+        select::full_refresh_due(cache.last_full_refresh, started, ctx.timings.full_refresh);
     let live = observed_sessions(ctx).await.map_err(Stop::Failed)?;
     let mut stored = stored_prs(ctx).await.map_err(Stop::Failed)?;
 
@@ -456,13 +473,20 @@ async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) ->
             ctx.timings.review_refresh,
             policy,
         );
-        if select::is_candidate(&pr, guard_changed, check_changed, review) {
+        if select::is_candidate(&pr, guard_changed, check_changed, review, full_due) {
             candidates.push((pr, check_etag));
         }
     }
+    // Every subject is a candidate: a successful poll counts as a full refresh.
+    let full = full_due || guard_changed;
     if candidates.is_empty() {
-        if ok && let Some(etag) = new_etag {
-            cache.repo_etag = Some(etag);
+        if ok {
+            if let Some(etag) = new_etag {
+                cache.repo_etag = Some(etag);
+            }
+            if full {
+                cache.last_full_refresh = Some(started);
+            }
         }
         return if ok {
             Ok(())
@@ -511,6 +535,9 @@ async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) ->
     if ok {
         if let Some(etag) = new_etag {
             cache.repo_etag = Some(etag);
+        }
+        if full {
+            cache.last_full_refresh = Some(started);
         }
         Ok(())
     } else {

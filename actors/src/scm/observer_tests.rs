@@ -303,6 +303,10 @@ fn fast_scm() -> ScmTimings {
 }
 
 async fn start(prs: Vec<FakePr>) -> Fx {
+    start_with(prs, fast_scm()).await
+}
+
+async fn start_with(prs: Vec<FakePr>, timings: ScmTimings) -> Fx {
     let state: Shared = Arc::new(Mutex::new(Gh {
         prs,
         version: 1,
@@ -333,7 +337,7 @@ async fn start(prs: Vec<FakePr>) -> Fx {
         config: ScmConfig::for_base(&base).expect("valid base"),
         tokens: Arc::new(TokenProvider::fixed("t0k")),
     });
-    cfg.scm_timings = fast_scm();
+    cfg.scm_timings = timings;
     let tree = spawn_tree(cfg, opened.reader.clone(), opened.writer)
         .await
         .expect("tree starts");
@@ -546,5 +550,76 @@ async fn rate_limit_puts_the_budget_in_backoff() {
     assert!(status.last_error.is_some());
     // Nothing was stored while limited.
     assert!(fx.pr(7).await.is_none());
+    fx.tree.shutdown(Duration::from_secs(10)).await;
+}
+
+/// Waits until session `id` is terminated and returns its reason.
+async fn terminated_reason(fx: &Fx, id: &SessionId) -> Option<TerminatedReason> {
+    let reader = fx.reader.clone();
+    eventually("session terminated", || {
+        let reader = reader.clone();
+        let id = id.clone();
+        async move {
+            let row = tokio::task::spawn_blocking(move || reader.get_session(&id))
+                .await
+                .expect("join")
+                .expect("read")?;
+            row.is_terminated.then_some(row.terminated_reason)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn full_refresh_sees_a_merge_hidden_behind_the_repo_guard() {
+    // #7 is the most recently updated PR (first in the guard's page), #8 an older one.
+    let timings = ScmTimings {
+        full_refresh: Duration::from_millis(600),
+        ..fast_scm()
+    };
+    let fx = start_with(vec![fake(7, "a/x", "o/r"), fake(8, "b/x", "o/r")], timings).await;
+    fx.project().await;
+    let a = fx.spawn("a").await;
+    let b = fx.spawn("b").await;
+    for n in [7, 8] {
+        eventually("both PRs acknowledged", || async {
+            fx.pr(n)
+                .await
+                .filter(|p| !p.hashes.ci.is_empty())
+                .map(|_| ())
+        })
+        .await;
+    }
+
+    // The older PR is merged: the guard's first page (and so its ETag) is unchanged, the
+    // check guard answers 304 too. Only the periodic full refresh can see it.
+    let guards = {
+        let mut g = gh(&fx.gh);
+        g.prs[1].merged = true;
+        g.guard_calls
+    };
+    let merged = eventually("PR #8 merged", || async {
+        fx.pr(8).await.filter(|p| p.facts.state == PrState::Merged)
+    })
+    .await;
+    assert_eq!(merged.session_id, b);
+    assert_eq!(
+        terminated_reason(&fx, &b).await,
+        Some(TerminatedReason::PrMerged)
+    );
+    {
+        let g = gh(&fx.gh);
+        assert_eq!(g.version, 1, "the repo guard never changed");
+        assert!(g.guard_calls > guards, "the guard kept being polled");
+    }
+    // The other session's PR stays open and its session alive.
+    assert_eq!(fx.pr(7).await.expect("stored").facts.state, PrState::Open);
+    let reader = fx.reader.clone();
+    let row = tokio::task::spawn_blocking(move || reader.get_session(&a))
+        .await
+        .expect("join")
+        .expect("read")
+        .expect("session a exists");
+    assert!(!row.is_terminated);
     fx.tree.shutdown(Duration::from_secs(10)).await;
 }

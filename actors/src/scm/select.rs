@@ -1,5 +1,6 @@
 //! The pure decisions of one PR-observer poll (scm.md §4): branch ownership of discovered
-//! PRs (step 3), refresh candidates (step 4) and when review threads are due (step 7).
+//! PRs (step 3), refresh candidates (step 4, plus the periodic full refresh of
+//! [`full_refresh_due`]) and when review threads are due (step 7).
 //!
 //! No I/O and no clock: the observer passes `now` in, so every rule is unit-tested.
 
@@ -94,12 +95,23 @@ pub fn review_due(
         || (decision == ReviewDecision::ChangesRequested && stale)
 }
 
-/// Step 4: is a subject a refresh candidate?
+/// Is the periodic full refresh of a repo due? `last` is the start of the repo's last fully
+/// successful full refresh (`None` before the first one: the first poll of an observer is
+/// always full). The guards only see the first page of a listing, so a change to an older PR
+/// or check run can hide behind a 304; every `period` all subjects are refreshed anyway.
+pub fn full_refresh_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>, period: Duration) -> bool {
+    last.is_none_or(|at| chrono::Duration::from_std(period).is_ok_and(|p| now - at >= p))
+}
+
+/// Step 4: is a subject a refresh candidate? `full_refresh` is [`full_refresh_due`].
+// Five independent triggers of one rule; a struct of bools would only move the lint.
+#[allow(clippy::fn_params_excessive_bools)]
 pub fn is_candidate(
     pr: &PrObserved,
     guard_changed: bool,
     check_changed: bool,
     review_due: bool,
+    full_refresh: bool,
 ) -> bool {
     pr.head_sha.is_empty()
         || pr.hashes.metadata.is_empty()
@@ -107,6 +119,7 @@ pub fn is_candidate(
         || guard_changed
         || check_changed
         || review_due
+        || full_refresh
 }
 
 #[cfg(test)]
@@ -173,21 +186,42 @@ mod tests {
     #[test]
     fn candidates() {
         let p = pr(ReviewDecision::None, "r", None);
-        assert!(!is_candidate(&p, false, false, false));
-        assert!(is_candidate(&p, true, false, false));
-        assert!(is_candidate(&p, false, true, false));
-        assert!(is_candidate(&p, false, false, true));
+        assert!(!is_candidate(&p, false, false, false, false));
+        assert!(is_candidate(&p, true, false, false, false));
+        assert!(is_candidate(&p, false, true, false, false));
+        assert!(is_candidate(&p, false, false, true, false));
+        assert!(is_candidate(&p, false, false, false, true));
         let mut missing = p.clone();
         missing.head_sha.clear();
-        assert!(is_candidate(&missing, false, false, false));
+        assert!(is_candidate(&missing, false, false, false, false));
         let mut unacked = p.clone();
         unacked.hashes.ci.clear();
-        assert!(is_candidate(&unacked, false, false, false));
+        assert!(is_candidate(&unacked, false, false, false, false));
         let mut closed = p.clone();
         closed.state = PrState::Merged;
         assert!(!is_subject(&closed, &[sb(1, "feat")]));
         assert!(is_subject(&p, &[sb(1, "feat")]));
         assert!(!is_subject(&p, &[sb(2, "feat")]));
+    }
+
+    #[test]
+    fn full_refresh_makes_every_subject_a_candidate_after_the_period() {
+        let five_min = Duration::from_secs(300);
+        let last = ao_protocol::time::parse("2026-01-01T00:00:00.000Z").expect("valid time");
+        let at = |s: &str| ao_protocol::time::parse(s).expect("valid time");
+        // The first poll of an observer is a full refresh.
+        assert!(full_refresh_due(None, last, five_min));
+        // Within the period: a settled subject with unchanged guards is not refreshed.
+        let early = at("2026-01-01T00:04:59.999Z");
+        let p = pr(ReviewDecision::None, "r", None);
+        let due = full_refresh_due(Some(last), early, five_min);
+        assert!(!due);
+        assert!(!is_candidate(&p, false, false, false, due));
+        // Once the period has passed it is, although no guard changed.
+        let late = at("2026-01-01T00:05:00.000Z");
+        let due = full_refresh_due(Some(last), late, five_min);
+        assert!(due);
+        assert!(is_candidate(&p, false, false, false, due));
     }
 
     #[test]

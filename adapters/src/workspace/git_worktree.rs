@@ -456,10 +456,13 @@ async fn add(req: &CreateRequest, list: &[Entry]) -> Result<Created, WorkspaceEr
     let add = git(repo)
         .args(["worktree", "add"])
         .timeout(WORKTREE_ADD_TIMEOUT);
-    let cmd = if verifies(repo, &branch_ref).await? {
+    // One `for-each-ref` answers which of the full refs of steps 5–6 exist (instead of one
+    // `rev-parse --verify` each); only non-ref candidates still need `rev-parse`.
+    let existing = existing_refs(repo, &candidate_refs(req)).await?;
+    let cmd = if existing.contains(&branch_ref) {
         add.arg(path).arg(branch)
     } else {
-        let Some(base) = base_for(req).await? else {
+        let Some(base) = base_for(req, &existing).await? else {
             return Err(WorkspaceError::BranchNotFetched {
                 branch: branch.clone(),
             });
@@ -473,8 +476,9 @@ async fn add(req: &CreateRequest, list: &[Entry]) -> Result<Created, WorkspaceEr
     })
 }
 
-/// Step 6: the first base that verifies.
-async fn base_for(req: &CreateRequest) -> Result<Option<String>, WorkspaceError> {
+/// Step 6's candidates, in order: `refs/remotes/origin/<b>`; `<d>` verbatim when it contains
+/// `/`, else `refs/remotes/origin/<d>` then `refs/heads/<d>`; `<b>` as any rev; `refs/tags/<b>`.
+fn base_candidates(req: &CreateRequest) -> Vec<String> {
     let (b, d) = (&req.branch, &req.default_branch);
     let mut candidates = vec![format!("refs/remotes/origin/{b}")];
     if d.contains('/') {
@@ -485,8 +489,53 @@ async fn base_for(req: &CreateRequest) -> Result<Option<String>, WorkspaceError>
     }
     candidates.push(b.clone());
     candidates.push(format!("refs/tags/{b}"));
-    for candidate in candidates {
-        if verifies(&req.repo, &candidate).await? {
+    candidates
+}
+
+/// Every full ref name (`refs/…`) that steps 5–6 may ask about.
+fn candidate_refs(req: &CreateRequest) -> Vec<String> {
+    let mut refs = vec![format!("refs/heads/{}", req.branch)];
+    refs.extend(
+        base_candidates(req)
+            .into_iter()
+            .filter(|c| c.starts_with("refs/")),
+    );
+    refs
+}
+
+/// Which of `refs` exist, with one `git for-each-ref` (a pattern also matches refs below it,
+/// so the answer is filtered to exact names; branch names cannot hold glob characters).
+async fn existing_refs(
+    repo: &Path,
+    refs: &[String],
+) -> Result<std::collections::HashSet<String>, WorkspaceError> {
+    let out = process::run(
+        &git(repo)
+            .args(["for-each-ref", "--format=%(refname)", "--"])
+            .args(refs),
+    )
+    .await?;
+    Ok(out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|r| refs.iter().any(|w| w == r))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Step 6: the first base that exists (full refs, from `existing`) or verifies (other revs).
+async fn base_for(
+    req: &CreateRequest,
+    existing: &std::collections::HashSet<String>,
+) -> Result<Option<String>, WorkspaceError> {
+    for candidate in base_candidates(req) {
+        let found = if candidate.starts_with("refs/") {
+            existing.contains(&candidate)
+        } else {
+            verifies(&req.repo, &candidate).await?
+        };
+        if found {
             return Ok(Some(candidate));
         }
     }
