@@ -172,11 +172,11 @@ pub struct ActivityOutcome {
 
 // ---- crate-private row mappers -------------------------------------------------------------
 
-fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{column}: {err}"))
 }
 
-fn parse_col<T>(row: &Row<'_>, column: &str) -> Result<T, StoreError>
+pub(crate) fn parse_col<T>(row: &Row<'_>, column: &str) -> Result<T, StoreError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -185,19 +185,24 @@ where
     s.parse().map_err(|e| corrupt(column, e))
 }
 
-fn json_col(row: &Row<'_>, column: &str) -> Result<Value, StoreError> {
+pub(crate) fn json_col(row: &Row<'_>, column: &str) -> Result<Value, StoreError> {
     let s: String = row.get(column).db()?;
     serde_json::from_str(&s).map_err(|e| corrupt(column, e))
 }
 
-fn bool_col(row: &Row<'_>, column: &str) -> Result<bool, StoreError> {
+pub(crate) fn bool_col(row: &Row<'_>, column: &str) -> Result<bool, StoreError> {
     let v: i64 = row.get(column).db()?;
     Ok(v != 0)
 }
 
-fn u32_col(row: &Row<'_>, column: &str) -> Result<u32, StoreError> {
+pub(crate) fn u32_col(row: &Row<'_>, column: &str) -> Result<u32, StoreError> {
     let v: i64 = row.get(column).db()?;
     u32::try_from(v).map_err(|e| corrupt(column, e))
+}
+
+pub(crate) fn u64_col(row: &Row<'_>, column: &str) -> Result<u64, StoreError> {
+    let v: i64 = row.get(column).db()?;
+    u64::try_from(v).map_err(|e| corrupt(column, e))
 }
 
 pub(crate) const PROJECT_COLUMNS: &str = "id, path, repo_origin_url, display_name, config, \

@@ -10,7 +10,6 @@
 //! entry can never block every nudge and summary of a session.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use ao_protocol::scm::PrFacts;
 use ao_protocol::{CheckKind, CheckStatus, NudgeKind, SessionId};
@@ -18,6 +17,7 @@ use rusqlite::Row;
 use serde_json::{Map, Value, json};
 
 use crate::error::{DbResult, StoreError};
+use crate::rows::{bool_col, corrupt, json_col, parse_col, u64_col};
 
 /// The reply of [`crate::Writer::apply_scm_observation`] (scm.md §7 step 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,34 +270,6 @@ pub struct PrObserved {
 }
 
 // ---- crate-private row mappers -------------------------------------------------------------
-
-fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{column}: {err}"))
-}
-
-fn parse_col<T>(row: &Row<'_>, column: &str) -> Result<T, StoreError>
-where
-    T: FromStr,
-    T::Err: std::fmt::Display,
-{
-    let s: String = row.get(column).db()?;
-    s.parse().map_err(|e| corrupt(column, e))
-}
-
-fn bool_col(row: &Row<'_>, column: &str) -> Result<bool, StoreError> {
-    let v: i64 = row.get(column).db()?;
-    Ok(v != 0)
-}
-
-fn u64_col(row: &Row<'_>, column: &str) -> Result<u64, StoreError> {
-    let v: i64 = row.get(column).db()?;
-    u64::try_from(v).map_err(|e| corrupt(column, e))
-}
-
-fn json_col(row: &Row<'_>, column: &str) -> Result<Value, StoreError> {
-    let s: String = row.get(column).db()?;
-    serde_json::from_str(&s).map_err(|e| corrupt(column, e))
-}
 
 fn hashes_from_row(row: &Row<'_>) -> Result<AckedHashes, StoreError> {
     Ok(AckedHashes {
