@@ -64,4 +64,6 @@ pub use supervision::SupervisionConfig;
 pub use tree::{ActorTree, spawn_tree};
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

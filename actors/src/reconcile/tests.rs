@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::future::Future;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -18,20 +17,18 @@ use std::time::Duration;
 use ao_adapters::runtime::{CreateSpec, LaunchSpec};
 use ao_adapters::{Runtime, Tmux, git, process};
 use ao_protocol::{
-    ActivityState, Harness, ProjectId, RuntimeKind, SessionId, SessionKind, TerminatedReason, time,
+    ActivityState, Harness, RuntimeKind, SessionId, SessionKind, TerminatedReason, time,
 };
 use ao_store::{NewSeed, ReadPool, SessionRow};
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::time::Instant;
 
+use crate::test_support::{cmd_spawn, eventually, pid, sid};
 use crate::{
-    ActorTree, ActorsConfig, AddProject, ReconcileReport, SessionTimings, SpawnCommand,
-    SupervisionConfig, spawn_tree,
+    ActorTree, ActorsConfig, AddProject, ReconcileReport, SessionTimings, SupervisionConfig,
+    spawn_tree,
 };
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
 
@@ -90,44 +87,6 @@ async fn run_git(dir: &Path, args: &[&str]) -> String {
         .await
         .unwrap_or_else(|e| panic!("git {args:?}: {e}"))
         .stdout
-}
-
-fn sid(s: &str) -> SessionId {
-    SessionId::parse(s).expect("valid id")
-}
-
-fn pid(s: &str) -> ProjectId {
-    ProjectId::new(s).expect("valid id")
-}
-
-/// Polls `f` until it returns `Some`, failing the test after [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn cmd_spawn(project: &str, command: &str) -> SpawnCommand {
-    SpawnCommand {
-        project_id: pid(project),
-        kind: SessionKind::Worker,
-        harness: Some(Harness::Command),
-        branch: None,
-        prompt: None,
-        issue_id: None,
-        display_name: None,
-        command: Some(command.to_string()),
-        claim: None,
-    }
 }
 
 impl Fx {

@@ -5,7 +5,6 @@
 //! Every wait is a poll with a deadline.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,21 +13,19 @@ use std::time::Duration;
 
 use ao_adapters::{Runtime, Tmux, git, process};
 use ao_protocol::{
-    ActivityState, Delivery, ErrorCode, Harness, ProjectId, RuntimeKind, SessionId, SessionKind,
+    ActivityState, Delivery, ErrorCode, Harness, RuntimeKind, SessionId, SessionKind,
     TerminatedReason,
 };
 use ao_store::{ReadPool, SessionFilter, SessionRow};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::time::Instant;
 
-use super::{MAX_OUTBOX, MAX_QUEUED_OPS, REASON_DIRTY, SpawnCommand};
+use super::{MAX_OUTBOX, MAX_QUEUED_OPS, REASON_DIRTY};
+use crate::test_support::{cmd_spawn, eventually, pid, sid};
 use crate::{
     ActorTree, ActorsConfig, AddProject, CommandError, SessionTimings, SupervisionConfig,
     spawn_tree,
 };
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
 
@@ -129,47 +126,9 @@ async fn run_git(dir: &Path, args: &[&str]) -> String {
         .stdout
 }
 
-fn sid(s: &str) -> SessionId {
-    SessionId::parse(s).expect("valid id")
-}
-
-fn pid(s: &str) -> ProjectId {
-    ProjectId::new(s).expect("valid id")
-}
-
 fn code_of<T: std::fmt::Debug>(r: Result<T, CommandError>) -> (ErrorCode, Option<Value>) {
     let e = r.expect_err("the command must fail");
     (e.code(), e.details().cloned())
-}
-
-/// Polls `f` until it returns `Some`, failing the test after [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn cmd_spawn(project: &str, command: &str) -> SpawnCommand {
-    SpawnCommand {
-        project_id: pid(project),
-        kind: SessionKind::Worker,
-        harness: Some(Harness::Command),
-        branch: None,
-        prompt: None,
-        issue_id: None,
-        display_name: None,
-        command: Some(command.to_string()),
-        claim: None,
-    }
 }
 
 impl Fx {
