@@ -8,8 +8,8 @@
 //! The session layer also needs the daemon's paths (`AO_HOME`, `AO_RUN_FILE`,
 //! `AO_TMUX_SOCKET`, the running executable) and its adapters: the runtime(s) and the
 //! workspace, passed as trait objects built by the daemon. When they are left `None`,
-//! [`crate::spawn_tree`] builds the defaults (a [`ao_adapters::Tmux`] on `tmux_socket` and a
-//! [`ao_adapters::GitWorktree`] under `data_dir`).
+//! [`crate::spawn_tree`] builds the defaults (a [`ao_adapters::Tmux`] on `tmux_socket`, a
+//! [`ao_adapters::Zellij`] for `home`, and a [`ao_adapters::GitWorktree`] under `data_dir`).
 //!
 //! GitHub (scm.md): [`ActorsConfig::scm`] is the endpoints and the shared token provider
 //! ([`ScmSetup`]); `None` disables every GitHub feature (`github.state = "disabled"`, claim →
@@ -145,7 +145,8 @@ pub struct ActorsConfig {
     /// The daemon environment agents inherit (sessions.md §11 step 1). `None` reads the
     /// process environment once when the tree starts.
     pub daemon_env: Option<BTreeMap<String, String>>,
-    /// The runtimes, at most one per [`RuntimeKind`]. Empty: a `Tmux` on `tmux_socket`.
+    /// The runtimes, at most one per [`RuntimeKind`]. Empty: a `Tmux` on `tmux_socket` and a
+    /// `Zellij` on this `home`'s socket directory.
     pub runtimes: Vec<Arc<dyn Runtime>>,
     /// The workspace adapter. `None`: a `GitWorktree` under `data_dir`.
     pub workspace: Option<Arc<dyn Workspace>>,

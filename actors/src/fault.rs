@@ -2,7 +2,9 @@
 //!
 //! [`ActorTree::inject_panic`] casts a `Fault` message to the chosen actor; its handler panics,
 //! which ractor reports to the actor's supervisor as `ActorFailed`, exactly like a real bug.
-//! The daemon's and the e2e tests use it to check restarts, escalation and `Unavailable`.
+//! The daemon's tests and the actor tests use it to check restarts, escalation and
+//! `Unavailable`. The failures of calls below the actors (a store write, a child process, a
+//! GitHub request) are injected through `ao_protocol::faults` instead.
 
 use ao_protocol::{ProjectId, SessionId};
 
@@ -12,6 +14,7 @@ use crate::projects::{ProjectMsg, ProjectSupMsg};
 use crate::reaper::ReaperMsg;
 use crate::reducer::ReducerMsg;
 use crate::root::RootMsg;
+use crate::scm::supervisor::ScmSupMsg;
 use crate::sessions::actor::SessionMsg;
 use crate::tree::ActorTree;
 
@@ -28,6 +31,9 @@ pub enum FaultTarget {
     Project(ProjectId),
     /// The SessionActor of this session.
     Session(SessionId),
+    ScmSupervisor,
+    /// The PrObserver of this GitHub repository (`owner/repo`, any case).
+    PrObserver(String),
 }
 
 impl ActorTree {
@@ -60,6 +66,16 @@ impl ActorTree {
                 .get(id)
                 .map(|a| a.value().clone())
                 .is_some_and(|a| a.cast(SessionMsg::Fault).is_ok()),
+            FaultTarget::ScmSupervisor => self
+                .ctx
+                .scm_sup()
+                .as_ref()
+                .is_some_and(|a| a.cast(ScmSupMsg::Fault).is_ok()),
+            FaultTarget::PrObserver(repo) => self
+                .ctx
+                .scm_sup()
+                .as_ref()
+                .is_some_and(|a| a.cast(ScmSupMsg::FaultObserver(repo.clone())).is_ok()),
         };
         if sent {
             Ok(())

@@ -24,7 +24,13 @@
 //!   (`INVALID_PROJECT_CONFIG` with `details.field`) and asks the reducer to store it. Changes of
 //!   one project are serialised by this mailbox, so concurrent patches never lose an update.
 //! * `Spawn(cmd, reply)`: spawn validation (http-api.md §7.2 steps 5–9), `insert_seed`, then a
-//!   SessionActor is started and runs the rest of sessions.md §3; it replies itself.
+//!   SessionActor is started and runs the rest of sessions.md §3; it replies itself. A spawn
+//!   with `claimPr` needs GitHub (step 10): that part ([`crate::sessions::claim::prepare_spawn`])
+//!   runs in a tracked task, which replies with its error itself or casts `ClaimPrepared`
+//!   back, so a slow or hanging GitHub never blocks this mailbox.
+//! * `ClaimPrepared(plan, reply)` (internal): a claiming spawn is ready: seed, start, hand over.
+//! * `Reload`: re-read the project row (cast by the ScmSupervisor after it back-filled the
+//!   origin, so the spawns that follow see it).
 //! * `Session(id, cmd, reply)`: a per-session command for a session without an actor in the
 //!   registry: starts one (a temporary one for a terminated session) and forwards the command.
 //!   A session actor waiting for its restart → `Unavailable`; an unknown session →
@@ -34,10 +40,11 @@
 //! * `Fault` (tests / `fault-injection` only); `Stall` (unit tests only: a busy mailbox).
 //!
 //! Its state (the row) is reloaded in `pre_start`, which also starts a SessionActor for every
-//! live session of the project. SessionActors are transient children: a clean stop (the
-//! session ended) is final; a failure is restarted within the budget; past the budget the
-//! ProjectActor stops restarting it and logs an error, and the next command or Reaper tick
-//! starts a fresh actor with a fresh budget.
+//! live session of the project; its tracked tasks are aborted in `post_stop` (their callers
+//! see their reply port dropped, i.e. `Unavailable`). SessionActors are transient children: a
+//! clean stop (the session ended) is final; a failure is restarted within the budget; past the
+//! budget the ProjectActor stops restarting it and logs an error, and the next command or
+//! Reaper tick starts a fresh actor with a fresh budget.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,7 +65,8 @@ use crate::reducer::ReducerHandle;
 use crate::register;
 use crate::registry::Registry;
 use crate::sessions::actor::{SessionActor, SessionArgs, SessionMsg};
-use crate::sessions::validate::validate_spawn;
+use crate::sessions::claim;
+use crate::sessions::validate::{SpawnPlan, validate_spawn};
 use crate::sessions::{CmdReply, SessionCmd, SessionServices, SessionsHandle, SpawnCommand};
 use crate::supervision::{ChildSet, RestartPolicy, SupervisionConfig, Verdict};
 
@@ -440,6 +448,10 @@ pub(crate) enum ProjectMsg {
     SetConfig(ConfigChange, Reply<ProjectRow>),
     /// Validate and seed a new session, then start its actor (which replies).
     Spawn(Box<SpawnCommand>, Reply<CmdReply>),
+    /// Internal: the GitHub part of a claiming spawn succeeded; seed and start it.
+    ClaimPrepared(Box<SpawnPlan>, Reply<CmdReply>),
+    /// Re-read the project row (it changed behind the actor's back: origin back-fill).
+    Reload,
     /// A command for a session that has no actor in the registry.
     Session(SessionId, SessionCmd, Reply<CmdReply>),
     /// The Reaper saw a live session without an actor.
@@ -452,6 +464,9 @@ pub(crate) enum ProjectMsg {
     /// Unit tests only: keep the mailbox busy for this long (to provoke call timeouts).
     #[cfg(test)]
     Stall(Duration),
+    /// Unit tests only: the cached project row.
+    #[cfg(test)]
+    Row(RpcReplyPort<ProjectRow>),
 }
 
 pub(crate) struct ProjectActor;
@@ -468,6 +483,8 @@ pub(crate) struct ProjectState {
     children: ChildSet<SessionId>,
     /// The running SessionActors (also in the registry).
     sessions: HashMap<SessionId, ActorRef<SessionMsg>>,
+    /// Slow I/O off the mailbox (a claiming spawn's GitHub fetch).
+    tasks: JoinSet<()>,
 }
 
 impl ProjectState {
@@ -636,7 +653,7 @@ async fn route_session(
     }
 }
 
-/// `Spawn`: validation, seed, actor.
+/// `Spawn`: validation, then (after the claim's GitHub part, in a tracked task) seed and actor.
 async fn spawn_session(
     myself: &ActorRef<ProjectMsg>,
     state: &mut ProjectState,
@@ -644,13 +661,43 @@ async fn spawn_session(
     reply: Reply<CmdReply>,
 ) {
     let svc = Arc::clone(&state.ctx.svc);
-    let plan = match validate_spawn(&svc, &state.row, cmd).await {
-        Ok(plan) => plan,
+    let (plan, claim) = match validate_spawn(&svc, &state.row, cmd).await {
+        Ok(validated) => validated,
         Err(e) => {
             let _ = reply.send(Err(e));
             return;
         }
     };
+    let Some(spec) = claim else {
+        return seed_session(myself, state, plan, reply).await;
+    };
+    let me = myself.clone();
+    state.tasks.spawn(async move {
+        match claim::prepare_spawn(&svc, plan, spec).await {
+            Ok(plan) => {
+                if let Err(MessagingErr::SendErr(ProjectMsg::ClaimPrepared(_, reply))) =
+                    me.cast(ProjectMsg::ClaimPrepared(Box::new(plan), reply))
+                {
+                    let _ = reply.send(Err(CommandError::unavailable(
+                        "the project actor stopped before the spawn; retry",
+                    )));
+                }
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    });
+}
+
+/// `insert_seed`, then the SessionActor, which runs the spawn and replies.
+async fn seed_session(
+    myself: &ActorRef<ProjectMsg>,
+    state: &mut ProjectState,
+    plan: SpawnPlan,
+    reply: Reply<CmdReply>,
+) {
+    let svc = Arc::clone(&state.ctx.svc);
     let seed = NewSeed {
         project_id: state.row.id.clone(),
         kind: plan.kind,
@@ -725,6 +772,7 @@ impl Actor for ProjectActor {
             children: ChildSet::new(args.ctx.supervision),
             ctx: args.ctx,
             sessions: HashMap::new(),
+            tasks: JoinSet::new(),
         };
         for session in live {
             if let Err(e) = start_session(&myself, &mut state, &session.id).await {
@@ -739,6 +787,7 @@ impl Actor for ProjectActor {
         myself: ActorRef<ProjectMsg>,
         state: &mut ProjectState,
     ) -> Result<(), ActorProcessingErr> {
+        state.tasks.abort_all();
         myself.stop_children_and_wait(None, Some(STOP_WAIT)).await;
         for (id, actor) in state.sessions.drain() {
             let actor_id = actor.get_id();
@@ -757,12 +806,17 @@ impl Actor for ProjectActor {
         msg: ProjectMsg,
         state: &mut ProjectState,
     ) -> Result<(), ActorProcessingErr> {
+        while state.tasks.try_join_next().is_some() {}
         match msg {
             ProjectMsg::SetConfig(change, reply) => {
                 let result = set_config(state, change).await;
                 let _ = reply.send(result);
             }
             ProjectMsg::Spawn(cmd, reply) => spawn_session(&myself, state, *cmd, reply).await,
+            ProjectMsg::ClaimPrepared(plan, reply) => {
+                seed_session(&myself, state, *plan, reply).await;
+            }
+            ProjectMsg::Reload => reload_row(state).await,
             ProjectMsg::Session(id, cmd, reply) => {
                 route_session(&myself, state, id, Some((cmd, reply))).await;
             }
@@ -791,6 +845,10 @@ impl Actor for ProjectActor {
             ProjectMsg::Fault => panic!("injected fault in project actor {}", state.row.id),
             #[cfg(test)]
             ProjectMsg::Stall(d) => tokio::time::sleep(d).await,
+            #[cfg(test)]
+            ProjectMsg::Row(reply) => {
+                let _ = reply.send(state.row.clone());
+            }
         }
         Ok(())
     }
@@ -805,6 +863,24 @@ impl Actor for ProjectActor {
         let verdict = state.children.on_event(&event, Instant::now());
         apply_session_verdict(&myself, state, verdict, ended);
         Ok(())
+    }
+}
+
+/// `Reload`: the stored row replaces the cached one. An archived or vanished project keeps
+/// the cache (its supervisor stops this actor).
+async fn reload_row(state: &mut ProjectState) {
+    let reader = state.ctx.reader.clone();
+    let id = state.row.id.clone();
+    let read = blocking(move || reader.get_project(&id))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match read {
+        Ok(Some(row)) if row.archived_at.is_none() => state.row = row,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(project = %state.row.id, error = %e, "cannot reload the project row");
+        }
     }
 }
 

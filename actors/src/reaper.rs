@@ -7,7 +7,9 @@
 //!   started so an actor can ignore an observation older than its last operation). For a live
 //!   session without an actor it drops the result and casts `EnsureSession(id)` to the
 //!   session's ProjectActor. A probe still running makes the tick a no-op, and so does a boot
-//!   reconcile in progress (it probes and decides every live session itself first).
+//!   reconcile in progress (it probes and decides every live session itself first). Before
+//!   probing, the task replays the hook spool if a hook appended to it since the boot replay
+//!   ([`crate::spool::replay_pending`]).
 //! * `Prune`: sent every `prune_interval` (1 h); asks the LifecycleReducer to run
 //!   `prune_change_log` (data-model.md §7) in a tracked task.
 //! * `Fault` (tests / `fault-injection` only): panics inside the handler.
@@ -115,7 +117,10 @@ impl Actor for Reaper {
             ReaperMsg::Probe => {
                 if !running(state.probing.as_ref()) {
                     let svc = Arc::clone(&state.svc);
-                    state.probing = Some(tokio::spawn(async move { probe_sessions(&svc).await }));
+                    state.probing = Some(tokio::spawn(async move {
+                        crate::spool::replay_pending(&svc).await;
+                        probe_sessions(&svc).await;
+                    }));
                 }
                 Ok(())
             }

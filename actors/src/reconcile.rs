@@ -19,6 +19,10 @@
 //!    (§13.1, §13.2, §17 b) until a kill or cleanup (docs/ARCHITECTURE.md "Decisions");
 //! 6. **f. orphans**: every runtime session tagged with this `AO_HOME` whose name no session
 //!    row holds as its runtime handle → destroy.
+//! 7. **g. orphan worktrees**: every directory under the managed worktree root that no
+//!    session row records as its workspace → safe destroy (a dirty one is kept and logged).
+//!    A spawn or restore interrupted between creating its worktree and recording it leaves
+//!    one (docs/ARCHITECTURE.md "Decisions").
 //!
 //! Types: [`ReconcileReport`].
 //!
@@ -34,11 +38,13 @@
 //!   is never relaunched; a worktree is only removed by the workspace's safe destroy.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ao_adapters::workspace::WorkspaceError;
 use ao_adapters::{Probe, ProbeTarget};
-use ao_protocol::{ErrorCode, RuntimeKind, SessionId, TerminatedReason};
+use ao_protocol::{ErrorCode, ProjectId, RuntimeKind, SessionId, TerminatedReason};
 use ao_store::{SessionFilter, SessionRow};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -70,6 +76,8 @@ pub struct ReconcileReport {
     pub reaped: Vec<SessionId>,
     /// Orphan runtime sessions destroyed (runtime names).
     pub orphans_destroyed: Vec<String>,
+    /// Unrecorded worktree directories removed (paths).
+    pub orphan_worktrees: Vec<String>,
     /// Sessions whose reconcile failed (logged); the Reaper takes over from here.
     pub failed: Vec<SessionId>,
 }
@@ -83,6 +91,7 @@ impl ReconcileReport {
             && self.deleted_seeds.is_empty()
             && self.reaped.is_empty()
             && self.orphans_destroyed.is_empty()
+            && self.orphan_worktrees.is_empty()
     }
 
     fn sort(&mut self) {
@@ -98,6 +107,7 @@ impl ReconcileReport {
             list.dedup();
         }
         self.orphans_destroyed.sort();
+        self.orphan_worktrees.sort();
     }
 }
 
@@ -179,6 +189,9 @@ pub(crate) async fn run(
 
     // f. Orphans.
     destroy_orphans(svc, &mut report).await?;
+
+    // g. Orphan worktrees.
+    destroy_orphan_worktrees(svc, &mut report).await?;
 
     report.sort();
     Ok(report)
@@ -354,6 +367,82 @@ async fn destroy_orphans(
                 Err(e) => {
                     tracing::warn!(name = %t.name, error = %e, "reconcile: cannot destroy an orphan runtime session");
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The directories under the managed worktree root: `<root>/<project>/<session>` and
+/// `<root>/<project>/orchestrator/<name>`, each with its project id.
+fn worktree_dirs(root: &Path) -> Vec<(String, PathBuf)> {
+    let dirs = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for project in dirs(root) {
+        let Some(id) = project
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        for entry in dirs(&project) {
+            if entry.file_name().is_some_and(|n| n == "orchestrator") {
+                out.extend(dirs(&entry).into_iter().map(|p| (id.clone(), p)));
+            } else {
+                out.push((id.clone(), entry));
+            }
+        }
+    }
+    out
+}
+
+/// g: safe-destroys every worktree directory that no session row records (see the module
+/// doc). A dirty one is kept: a worktree with uncommitted changes is never removed.
+async fn destroy_orphan_worktrees(
+    svc: &SessionServices,
+    report: &mut ReconcileReport,
+) -> Result<(), ActorsError> {
+    let held: HashSet<PathBuf> = all_sessions(svc)
+        .await?
+        .into_iter()
+        .filter(|r| !r.workspace_path.is_empty())
+        .map(|r| PathBuf::from(r.workspace_path))
+        .collect();
+    let root = svc.workspace.root().path().to_path_buf();
+    for (project_id, dir) in worktree_dirs(&root) {
+        if held.contains(&dir) {
+            continue;
+        }
+        let project = match ProjectId::new(&project_id) {
+            Ok(id) => svc.project(&id).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some(project) = project else {
+            tracing::warn!(path = %dir.display(), "reconcile: an unrecorded worktree of an unknown project; kept");
+            continue;
+        };
+        match svc.workspace.destroy(Path::new(&project.path), &dir).await {
+            Ok(()) => {
+                tracing::info!(path = %dir.display(), "reconcile: removed a worktree no session records (an interrupted spawn or restore)");
+                report
+                    .orphan_worktrees
+                    .push(dir.to_string_lossy().into_owned());
+            }
+            Err(WorkspaceError::Dirty { .. }) => {
+                tracing::warn!(path = %dir.display(), "reconcile: a worktree no session records has uncommitted changes; kept");
+            }
+            Err(e) => {
+                tracing::warn!(path = %dir.display(), error = %e, "reconcile: cannot remove a worktree no session records");
             }
         }
     }

@@ -25,6 +25,17 @@
 //! `"ownedElsewhere": true`; test it with [`is_pr_owned_elsewhere`]), `InvalidInput` → 500
 //! (the caller produced a bad observation), anything else → internal.
 //!
+//! `insert_seed` is the one write that only makes sense while its caller waits
+//! ([`ReducerHandle::write_for_caller`]): when the ProjectActor gave up on it (call timeout on a
+//! slow or locked database), it is skipped, or deleted again in the same reducer turn, so a
+//! seed never outlives its spawn. Every other write runs when its turn comes, whatever its
+//! caller did meanwhile.
+//!
+//! Every write: a database locked by another process (`StoreError::Busy`, once SQLite's 5 s
+//! busy timeout is over; the transaction was never begun or was rolled back) is
+//! [`CommandError::Unavailable`] — 503 `SERVICE_UNAVAILABLE` with `Retry-After: 1` — rather than
+//! an internal error: nothing was written and the same command may succeed later.
+//!
 //! After each operation that inserted `change_log` rows the reducer casts `Wake` to the
 //! CdcPoller. It calls no other actor and no adapter (sessions.md §13.3).
 //!
@@ -50,7 +61,7 @@ use ao_store::{
     ActivityOutcome, ClaimApplied, NewSeed, NudgeState, ScmApplied, SessionRow, StoreError, Writer,
     Written,
 };
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
 use tokio::sync::Notify;
 
 use crate::cdc::CdcMsg;
@@ -240,11 +251,45 @@ impl ReducerHandle {
     }
 
     /// Runs `f` as one reducer operation. The outer error is the transport (reducer
-    /// restarting, timeout); the inner one is the store's answer.
+    /// restarting, timeout) or a database locked by another process (`Unavailable`: nothing
+    /// was written, a retry may succeed); the inner one is the store's answer. A caller that
+    /// gave up (timeout) does not cancel the write: it still runs when its turn comes.
     pub(crate) async fn write<T, F>(
         &self,
         op: &'static str,
         f: F,
+        timeout: Duration,
+    ) -> Result<Result<T, StoreError>, CommandError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<Written<T>, StoreError> + Send + 'static,
+    {
+        self.run(op, f, None, timeout).await
+    }
+
+    /// [`Self::write`] for a write that is only meaningful while its caller waits for the
+    /// answer: it is skipped when the caller gave up before its turn, and reverted with `undo`
+    /// (in the same reducer turn, so nothing can come in between) when the caller gave up
+    /// while it ran.
+    async fn write_for_caller<T, F>(
+        &self,
+        op: &'static str,
+        f: F,
+        undo: Undo<T>,
+        timeout: Duration,
+    ) -> Result<Result<T, StoreError>, CommandError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<Written<T>, StoreError> + Send + 'static,
+    {
+        self.run(op, f, Some(undo), timeout).await
+    }
+
+    async fn run<T, F>(
+        &self,
+        op: &'static str,
+        f: F,
+        undo: Option<Undo<T>>,
         timeout: Duration,
     ) -> Result<Result<T, StoreError>, CommandError>
     where
@@ -256,29 +301,54 @@ impl ReducerHandle {
             .reducer
             .get()
             .ok_or_else(|| registry::restarting("lifecycle reducer"))?;
-        registry::call(
+        let answer = registry::call(
             &reducer,
             "lifecycle reducer",
             move |reply: RpcReplyPort<Result<Result<T, StoreError>, CommandError>>| {
                 ReducerMsg::Write {
                     op,
-                    run: Box::new(move |writer| match f(writer) {
-                        Ok(Written { value, events }) => {
-                            let _ = reply.send(Ok(Ok(value)));
-                            events
+                    run: Box::new(move |writer| {
+                        if undo.is_some() && reply.is_closed() {
+                            tracing::info!(op, "the caller gave up before its write ran; skipped");
+                            return 0;
                         }
-                        Err(e) => {
-                            let _ = reply.send(Ok(Err(e)));
-                            0
+                        match f(writer) {
+                            Ok(Written { value, events }) => match reply.send(Ok(Ok(value))) {
+                                Err(MessagingErr::SendErr(Ok(Ok(value)))) if undo.is_some() => {
+                                    tracing::warn!(
+                                        op,
+                                        "the caller gave up while its write ran; reverting it"
+                                    );
+                                    events + undo.map_or(0, |undo| undo(writer, &value))
+                                }
+                                _ => events,
+                            },
+                            Err(e) => {
+                                let _ = reply.send(Ok(Err(e)));
+                                0
+                            }
                         }
                     }),
                 }
             },
             timeout,
         )
-        .await
+        .await?;
+        match answer {
+            Err(StoreError::Busy(detail)) => {
+                tracing::warn!(op, %detail, "store write refused: the database is locked");
+                Err(CommandError::unavailable(
+                    "the database is locked by another process; nothing was written, retry",
+                ))
+            }
+            other => Ok(other),
+        }
     }
 }
+
+/// Reverts a write whose caller is gone (see [`ReducerHandle::write_for_caller`]); returns the
+/// change-log rows it produced.
+type Undo<T> = Box<dyn FnOnce(&mut Writer, &T) -> u64 + Send>;
 
 /// Maps a store error of a session write: `NotFound` → `SESSION_NOT_FOUND`.
 fn session_store_error(err: StoreError, id: &SessionId) -> CommandError {
@@ -321,14 +391,24 @@ impl ReducerHandle {
 
     /// `insert_seed`: the new session row (fires `session_created`). An absent or archived
     /// project → `PROJECT_NOT_FOUND`; a second live orchestrator →
-    /// `ORCHESTRATOR_ALREADY_RUNNING`.
+    /// `ORCHESTRATOR_ALREADY_RUNNING`. Skipped, or deleted again at once, when the caller gave
+    /// up waiting for it (a slow or locked database), so no seed outlives its spawn.
     pub(crate) async fn insert_seed(
         &self,
         seed: NewSeed,
         timeout: Duration,
     ) -> Result<SessionRow, CommandError> {
         let project = seed.project_id.clone();
-        self.write("insert_seed", move |w| w.insert_seed(&seed), timeout)
+        // A seed whose spawn gave up would be a live session that never starts (and, for an
+        // orchestrator, would block the project's orchestrator slot) until the next boot.
+        let undo: Undo<SessionRow> = Box::new(|w, row| match w.delete_seed(&row.id) {
+            Ok(written) => written.events,
+            Err(e) => {
+                tracing::error!(session = %row.id, error = %e, "cannot delete an abandoned seed");
+                0
+            }
+        });
+        self.write_for_caller("insert_seed", move |w| w.insert_seed(&seed), undo, timeout)
             .await?
             .map_err(|e| match e {
                 StoreError::NotFound => CommandError::rejected(

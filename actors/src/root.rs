@@ -85,7 +85,7 @@ pub(crate) struct TreeCtx {
 }
 
 impl TreeCtx {
-    fn scm_sup(&self) -> std::sync::MutexGuard<'_, Option<ActorRef<ScmSupMsg>>> {
+    pub(crate) fn scm_sup(&self) -> std::sync::MutexGuard<'_, Option<ActorRef<ScmSupMsg>>> {
         self.scm_sup.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -167,7 +167,9 @@ async fn spawn_child(
                 reducer: ReducerHandle::new(Arc::clone(registry)),
                 sessions: SessionsHandle::new(Arc::clone(&ctx.svc)),
                 hub: ctx.hub.clone(),
+                registry: Arc::clone(registry),
                 write_timeout: ctx.cfg.timeouts.short,
+                supervision: ctx.cfg.supervision,
             };
             let (actor, _) = Actor::spawn_linked(None, ScmSupervisor, args, sup).await?;
             *ctx.scm_sup() = Some(actor.clone());

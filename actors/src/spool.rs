@@ -2,7 +2,11 @@
 //!
 //! While the daemon is down, `ao hooks` appends every signal it could not deliver to
 //! `$AO_DATA_DIR/hooks.spool`: one JSON object per line ([`SpoolEntry`]), under an exclusive
-//! `flock`. [`replay`] runs at boot, after the tree started and before reconcile: it takes the
+//! `flock`. [`replay`] runs at boot, after the tree started and before reconcile, and again
+//! from the Reaper's tick whenever the file is not empty ([`replay_pending`]): a hook that met
+//! the daemon still `starting` after the boot replay (or a daemon that had just replaced the
+//! one whose run-file it read) spools its signal too, and it must not wait for the next boot.
+//! [`replay`] takes the
 //! same lock, hands every line, in file order, to the LifecycleReducer
 //! (`apply_spooled_activity`, one transaction per line, which applies a state only when the
 //! line's `at` is later than the stored `activity_last_at`), logs and skips malformed lines,
@@ -184,6 +188,24 @@ pub(crate) async fn replay(svc: &SessionServices) -> std::io::Result<SpoolReport
     }
     Ok(report)
 }
+
+/// [`replay`] when the spool holds anything and boot reconcile (which replays it first) is
+/// not running; the Reaper calls this on every tick. Problems are logged.
+pub(crate) async fn replay_pending(svc: &SessionServices) {
+    if svc.reconciling.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let path = svc.data_dir.join(SPOOL_FILE);
+    if std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {
+        return;
+    }
+    if let Err(e) = replay(svc).await {
+        tracing::warn!(path = %path.display(), error = %e, "hook spool not replayed; next tick retries");
+    }
+}
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,7 @@ pub struct ActorTree {
     pub events: EventsHub,
     pub(crate) root: ActorRef<RootMsg>,
     pub(crate) registry: Arc<Registry>,
-    ctx: Arc<TreeCtx>,
+    pub(crate) ctx: Arc<TreeCtx>,
     failure: watch::Receiver<Option<String>>,
     stopping: Arc<AtomicBool>,
     watcher: JoinHandle<()>,

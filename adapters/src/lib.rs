@@ -6,17 +6,17 @@
 //!   and kills the child when the future is dropped (adapters.md §1).
 //! * [`git`]: the read-only git queries project registration needs (`rev-parse
 //!   --show-toplevel`, the origin URL, default-branch discovery, `git --version`).
-//! * [`runtime`]: the `Runtime` port and its tmux implementation (adapters.md §2); nothing
-//!   calls it yet.
+//! * [`runtime`]: the `Runtime` port and its tmux and zellij implementations (adapters.md §2,
+//!   §3).
 //! * [`workspace`]: the `Workspace` port and its git-worktree implementation (adapters.md §4);
 //!   nothing calls it yet.
-//! * [`agent`]: the `Agent` port and the claude-code, codex, opencode and command adapters
-//!   (adapters.md §5–7): launch/restore argv, hook installation, Claude's pre-launch trust
-//!   entry, binary resolution.
+//! * [`agent`]: the `Agent` port and the adapters of all nine harnesses (adapters.md §5–7):
+//!   launch/restore argv, hook installation, Claude's pre-launch trust entry, binary
+//!   resolution.
 //! * [`scm`]: GitHub — configuration, token provider, the HTTP/GraphQL client and the pure
 //!   normalisation and hash functions of scm.md §5–7 (adapters.md §8).
 //!
-//! Later issues add zellij, the remaining agents and the `Scm` port next to these modules, each
+//! Later issues add zellij and the `Scm` port next to these modules, each
 //! built on [`process`]; nothing here depends on actors or the store, so they can be added
 //! without touching the callers of this API.
 //!
@@ -39,7 +39,7 @@ pub use git::GitError;
 pub use process::{Cmd, Output, ProcessError};
 pub use runtime::{
     AttachSpec, CreateSpec, LaunchSpec, Probe, ProbeTarget, Runtime, RuntimeError, TaggedSession,
-    Tmux,
+    Tmux, Zellij,
 };
 pub use scm::{GithubClient, ScmConfig, ScmError, TokenProvider};
 pub use workspace::{

@@ -191,6 +191,7 @@ pub async fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
 /// Runs `cmd` and returns its output whatever the exit status. Errors only when the child
 /// could not be started, timed out, or its pipes failed.
 pub async fn run_unchecked(cmd: &Cmd) -> Result<Output, ProcessError> {
+    injected_fault(cmd).await?;
     let mut command = tokio::process::Command::new(&cmd.program);
     command
         .args(&cmd.args)
@@ -255,6 +256,41 @@ pub async fn run_unchecked(cmd: &Cmd) -> Result<Output, ProcessError> {
             after: cmd.timeout,
         }),
     }
+}
+
+/// Fault-injection point `process.run` (`fault-injection` feature only, see
+/// `ao_protocol::faults`; subject `<program> <argv…>`): `Hang` blocks for the command's timeout
+/// (or the fault's) and then fails with [`ProcessError::Timeout`], as a child that never exits
+/// does; `Busy` and `Io` fail with [`ProcessError::Io`], as a child that cannot be started does;
+/// `Panic` panics in the caller.
+#[cfg(feature = "fault-injection")]
+async fn injected_fault(cmd: &Cmd) -> Result<(), ProcessError> {
+    use ao_protocol::faults::{self, Fault, point};
+    let subject = format!("{} {}", cmd.program, cmd.argv_lossy().join(" "));
+    match faults::fire(point::PROCESS_RUN, &subject) {
+        None => Ok(()),
+        Some(Fault::Hang { timeout }) => {
+            let after = timeout.unwrap_or(cmd.timeout);
+            tokio::time::sleep(after).await;
+            Err(ProcessError::Timeout {
+                program: cmd.program.clone(),
+                argv: cmd.argv_lossy(),
+                after,
+            })
+        }
+        Some(Fault::Busy | Fault::Io) => Err(ProcessError::Io {
+            program: cmd.program.clone(),
+            message: "injected I/O error".into(),
+        }),
+        Some(Fault::Panic) => panic!("injected panic running {subject}"),
+    }
+}
+
+/// Without the `fault-injection` feature the point does nothing.
+#[cfg(not(feature = "fault-injection"))]
+#[allow(clippy::unused_async)]
+async fn injected_fault(_: &Cmd) -> Result<(), ProcessError> {
+    Ok(())
 }
 
 fn spawn_error(cmd: &Cmd, e: &std::io::Error) -> ProcessError {

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::time::Duration;
 
-use ao_protocol::{DaemonState, EnvConfig, RuntimeKind};
+use ao_protocol::{DaemonState, EnvConfig, Harness, RuntimeKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -195,21 +195,29 @@ pub async fn collect() -> Report {
         "hooks-log",
         check_hooks_log(&env.hooks_log(), now),
     ));
+    let daemon = status::probe(&env, false).await;
     report
         .checks
-        .push(check("Core", "daemon", check_daemon(&env).await));
+        .push(check("Core", "daemon", check_daemon(&daemon)));
+    let zellij_projects = projects_using(&daemon, RuntimeKind::Zellij).await;
 
     type Job = Pin<Box<dyn Future<Output = Check>>>;
     let runtime = env.runtime;
     let mut jobs: Vec<Job> = vec![
         Box::pin(async { check("Tools", "git", tool_git().await) }),
         Box::pin(async { check("Tools", "tmux", tool_tmux().await) }),
-        Box::pin(async move { check("Tools", "zellij", tool_zellij(runtime).await) }),
+        Box::pin(async move {
+            check(
+                "Tools",
+                "zellij",
+                tool_zellij(runtime, &zellij_projects).await,
+            )
+        }),
         Box::pin(async { check("Tools", "ao-binary", tool_ao_binary()) }),
     ];
-    for (name, bin, extra) in AGENTS {
+    for harness in agent_harnesses() {
         jobs.push(Box::pin(async move {
-            check("Agents", name, agent(bin, extra).await)
+            check("Agents", harness.as_str(), agent(harness).await)
         }));
     }
     jobs.push(Box::pin(async {
@@ -224,17 +232,15 @@ pub async fn collect() -> Report {
     report
 }
 
-/// The 8 agent harnesses: (harness id, binary, extra directories) of adapters.md §6.
-const AGENTS: [(&str, &str, &[&str]); 8] = [
-    ("claude-code", "claude", &["~/.claude/local"]),
-    ("codex", "codex", &[]),
-    ("opencode", "opencode", &["~/.opencode/bin"]),
-    ("grok", "grok", &["~/.grok/bin"]),
-    ("cursor", "cursor-agent", &[]),
-    ("qwen", "qwen", &[]),
-    ("copilot", "copilot", &["~/.copilot/bin"]),
-    ("kimi", "kimi", &[]),
-];
+/// The agents doctor checks (cli.md §2.2): every harness but `command`, in [`Harness::ALL`]
+/// order. Their binaries and install directories are the adapters' ([`Harness::binary_name`],
+/// [`Harness::home_bin_dir`]).
+fn agent_harnesses() -> impl Iterator<Item = Harness> {
+    Harness::ALL
+        .iter()
+        .copied()
+        .filter(|h| *h != Harness::Command)
+}
 
 fn mode_of(m: &std::fs::Metadata) -> u32 {
     m.permissions().mode() & 0o777
@@ -366,8 +372,7 @@ pub fn check_hooks_log(p: &Path, now: DateTime<Utc>) -> (Level, String) {
     }
 }
 
-async fn check_daemon(env: &EnvConfig) -> (Level, String) {
-    let p = status::probe(env, false).await;
+fn check_daemon(p: &status::Probe) -> (Level, String) {
     let pid = p.run.as_ref().map_or(0, |r| r.pid);
     let err = p.error.clone().unwrap_or_default();
     match p.state {
@@ -448,17 +453,52 @@ async fn tool_tmux() -> (Level, String) {
     }
 }
 
-async fn tool_zellij(runtime: RuntimeKind) -> (Level, String) {
+/// The ids of the projects whose runtime (`config.runtime`, else `AO_RUNTIME`) is `kind`, as a
+/// ready daemon reports them (doctor never opens the database); empty without one.
+async fn projects_using(daemon: &status::Probe, kind: RuntimeKind) -> Vec<String> {
+    let Some(client) = daemon
+        .client
+        .as_ref()
+        .filter(|_| daemon.state == DaemonState::Ready)
+    else {
+        return Vec::new();
+    };
+    let Ok(body) = client.get(&["projects"], &[]).await else {
+        return Vec::new();
+    };
+    let Ok(list) = body.decode::<ao_protocol::ProjectList>("projects") else {
+        return Vec::new();
+    };
+    list.projects
+        .into_iter()
+        .filter(|p| p.runtime == kind)
+        .map(|p| p.id.to_string())
+        .collect()
+}
+
+async fn tool_zellij(runtime: RuntimeKind, projects: &[String]) -> (Level, String) {
     let out = probe::run(Path::new("zellij"), &["--version"], PROBE_TIMEOUT).await;
-    let needed = runtime == RuntimeKind::Zellij;
-    if out == ProbeOutcome::NotFound {
-        return if needed {
-            (
-                Level::Warn,
-                "zellij is not installed but AO_RUNTIME=zellij".into(),
-            )
-        } else {
-            (Level::Pass, "not installed (optional)".into())
+    zellij_verdict(&out, runtime, projects)
+}
+
+/// Tools `zellij`: required (a WARN when missing or too old) only when it is the default runtime
+/// or some project uses it; otherwise a missing zellij is fine.
+pub fn zellij_verdict(
+    out: &ProbeOutcome,
+    runtime: RuntimeKind,
+    projects: &[String],
+) -> (Level, String) {
+    let needed_by = if runtime == RuntimeKind::Zellij {
+        Some("AO_RUNTIME=zellij".to_string())
+    } else if projects.is_empty() {
+        None
+    } else {
+        Some(format!("project(s) {} use it", projects.join(", ")))
+    };
+    if *out == ProbeOutcome::NotFound {
+        return match needed_by {
+            Some(why) => (Level::Warn, format!("zellij is not installed but {why}")),
+            None => (Level::Pass, "not installed (optional)".into()),
         };
     }
     if !out.success() {
@@ -470,7 +510,13 @@ async fn tool_zellij(runtime: RuntimeKind) -> (Level, String) {
     let line = out.first_line();
     match parse_version(&line) {
         Some(v) if at_least(&v, &[0, 44, 3]) => (Level::Pass, line),
-        Some(_) => (Level::Warn, format!("{line} is older than 0.44.3")),
+        Some(_) => match needed_by {
+            Some(why) => (
+                Level::Warn,
+                format!("{line} is older than 0.44.3 but {why}"),
+            ),
+            None => (Level::Warn, format!("{line} is older than 0.44.3")),
+        },
         None => (
             Level::Warn,
             format!("cannot parse `zellij --version`: {line}"),
@@ -498,11 +544,24 @@ fn tool_ao_binary() -> (Level, String) {
     }
 }
 
-async fn agent(bin: &str, extra: &[&str]) -> (Level, String) {
-    let Some(path) = probe::find_binary(bin, extra) else {
-        return (Level::Warn, format!("not installed (`{bin}` not found)"));
+/// Agents `<harness>`: the binary, looked up as adapters.md §5.4 says, and its `--version`.
+async fn agent(harness: Harness) -> (Level, String) {
+    let bin = harness.binary_name();
+    let own_dir = harness.home_bin_dir().map(|d| format!("~/{d}"));
+    let extra: Vec<&str> = own_dir.iter().map(String::as_str).collect();
+    let Some(path) = probe::find_binary(bin, &extra) else {
+        return agent_verdict(bin, None);
     };
     let out = probe::run(&path, &["--version"], PROBE_TIMEOUT).await;
+    agent_verdict(bin, Some((&path, &out)))
+}
+
+/// The verdict on agent binary `bin`, found at a path whose `--version` probe gave an outcome,
+/// or not found: PASS with the first output line (the path when there is none), else WARN.
+pub fn agent_verdict(bin: &str, found: Option<(&Path, &ProbeOutcome)>) -> (Level, String) {
+    let Some((path, out)) = found else {
+        return (Level::Warn, format!("not installed (`{bin}` not found)"));
+    };
     if out.success() {
         let line = out.first_line();
         if line.is_empty() {
@@ -596,6 +655,101 @@ mod tests {
         assert!(!at_least(&[2, 24, 9], &[2, 25]));
         assert!(!at_least(&[0, 44, 2], &[0, 44, 3]));
         assert!(at_least(&[0, 45], &[0, 44, 3]));
+    }
+
+    #[test]
+    fn zellij_is_required_only_by_the_default_runtime_or_a_project() {
+        let version = |v: &str| ProbeOutcome::Exited {
+            code: Some(0),
+            stdout: format!("zellij {v}\n"),
+            stderr: String::new(),
+        };
+        let none: &[String] = &[];
+        let users = ["z".to_string(), "w".to_string()];
+        let missing = ProbeOutcome::NotFound;
+        assert_eq!(
+            zellij_verdict(&missing, RuntimeKind::Tmux, none),
+            (Level::Pass, "not installed (optional)".into())
+        );
+        assert_eq!(
+            zellij_verdict(&missing, RuntimeKind::Zellij, none),
+            (
+                Level::Warn,
+                "zellij is not installed but AO_RUNTIME=zellij".into()
+            )
+        );
+        assert_eq!(
+            zellij_verdict(&missing, RuntimeKind::Tmux, &users),
+            (
+                Level::Warn,
+                "zellij is not installed but project(s) z, w use it".into()
+            )
+        );
+        assert_eq!(
+            zellij_verdict(&version("0.45.1"), RuntimeKind::Tmux, &users),
+            (Level::Pass, "zellij 0.45.1".into())
+        );
+        assert_eq!(
+            zellij_verdict(&version("0.44.2"), RuntimeKind::Zellij, none),
+            (
+                Level::Warn,
+                "zellij 0.44.2 is older than 0.44.3 but AO_RUNTIME=zellij".into()
+            )
+        );
+        assert_eq!(
+            zellij_verdict(&version("0.44.2"), RuntimeKind::Tmux, none).0,
+            Level::Warn
+        );
+    }
+
+    #[test]
+    fn every_seed_agent_is_checked_and_judged_by_its_version_probe() {
+        let names: Vec<&str> = agent_harnesses().map(Harness::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "claude-code",
+                "codex",
+                "opencode",
+                "grok",
+                "cursor",
+                "qwen",
+                "copilot",
+                "kimi"
+            ]
+        );
+        assert_eq!(
+            agent_verdict("cursor-agent", None),
+            (
+                Level::Warn,
+                "not installed (`cursor-agent` not found)".to_string()
+            )
+        );
+        let path = Path::new("/opt/bin/qwen");
+        let exited = |code, stdout: &str| ProbeOutcome::Exited {
+            code: Some(code),
+            stdout: stdout.to_string(),
+            stderr: String::new(),
+        };
+        assert_eq!(
+            agent_verdict("qwen", Some((path, &exited(0, "0.24.4\n")))),
+            (Level::Pass, "0.24.4".to_string())
+        );
+        assert_eq!(
+            agent_verdict("qwen", Some((path, &exited(0, "")))),
+            (Level::Pass, "/opt/bin/qwen".to_string())
+        );
+        assert_eq!(
+            agent_verdict("qwen", Some((path, &exited(2, "unknown flag")))),
+            (
+                Level::Warn,
+                "`/opt/bin/qwen --version` failed: exited with status 2: unknown flag".to_string()
+            )
+        );
+        assert_eq!(
+            agent_verdict("qwen", Some((path, &ProbeOutcome::TimedOut))).0,
+            Level::Warn
+        );
     }
 
     #[test]

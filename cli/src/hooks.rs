@@ -4,7 +4,10 @@
 //! Steps: check `AO_SESSION_ID` (`^[A-Za-z0-9._-]+$`, else exit without reading stdin) → read
 //! stdin (≤ 1 MiB; a TTY, empty or invalid JSON is `{}`) → derive `(state?, agentSessionId?)`
 //! with [`ao_protocol::hooks::derive`] (unknown agent or event, or nothing derived: exit) →
-//! `POST /api/v1/sessions/<id>/activity` with the run-file's token (2 s timeout).
+//! `POST /api/v1/sessions/<id>/activity` with the run-file's token (2 s timeout). A 401 means
+//! the daemon that wrote the run-file was replaced by a new one on the same port after the
+//! file was read (a crash and a restart): the run-file is read again and the post retried with
+//! the new token (or, when no new daemon shows up in time and the old pid is dead, spooled).
 //!
 //! On failure: one line on stderr, and `<RFC3339> session=<id> ao hooks <agent> <event>:
 //! <error>` appended to `$AO_DATA_DIR/hooks.log` (emptied first once it exceeds 1 MiB). When
@@ -214,7 +217,26 @@ fn deliver(env: &EnvConfig, entry: &SpoolEntry, deadline: Instant) -> Result<(),
         .enable_all()
         .build()
         .map_err(|e| Failure::Failed(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(post(&run, entry, deadline))
+    rt.block_on(post(&env.run_file, run, entry, deadline))
+}
+
+/// After a 401: the daemon that wrote the run-file we read may have been replaced since (it
+/// was killed and a new one took the same port with a new token, sessions.md §16–17). Waits
+/// for a run-file with another token and a live pid until `deadline`; `None` when none came.
+async fn replacement(run_file: &Path, used: &RunFile, deadline: Instant) -> Option<RunFile> {
+    loop {
+        if let RunFileState::Present(rf) = read_run_file(run_file)
+            && rf.token != used.token
+            && pid_alive(rf.pid)
+        {
+            return Some(rf);
+        }
+        let pause = Duration::from_millis(50);
+        if Instant::now() + pause + WRITE_RESERVE >= deadline {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+    }
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -227,19 +249,24 @@ fn describe(e: &reqwest::Error) -> String {
     msg
 }
 
-async fn post(run: &RunFile, entry: &SpoolEntry, deadline: Instant) -> Result<(), Failure> {
+async fn post(
+    run_file: &Path,
+    mut run: RunFile,
+    entry: &SpoolEntry,
+    deadline: Instant,
+) -> Result<(), Failure> {
     ao_daemon::install_crypto_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(POST_TIMEOUT)
         .no_proxy()
         .build()
         .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {}", describe(&e))))?;
-    let url = format!(
-        "http://127.0.0.1:{}/api/v1/sessions/{}/activity",
-        run.port, entry.session_id
-    );
     let body = activity_body(entry);
     loop {
+        let url = format!(
+            "http://127.0.0.1:{}/api/v1/sessions/{}/activity",
+            run.port, entry.session_id
+        );
         let left = deadline
             .saturating_duration_since(Instant::now())
             .saturating_sub(WRITE_RESERVE);
@@ -292,6 +319,18 @@ async fn post(run: &RunFile, entry: &SpoolEntry, deadline: Instant) -> Result<()
         }
         if code == ErrorCode::DaemonShuttingDown.as_str() {
             return Err(Failure::Unreachable(text));
+        }
+        if code == ErrorCode::Unauthorized.as_str() {
+            // A new daemon answered with the old daemon's token: retry with the new run-file.
+            // If none appears, the daemon we meant is gone: spool (a dead pid) or give up.
+            match replacement(run_file, &run, deadline).await {
+                Some(newer) => {
+                    run = newer;
+                    continue;
+                }
+                None if !pid_alive(run.pid) => return Err(Failure::Unreachable(text)),
+                None => return Err(Failure::Failed(text)),
+            }
         }
         return Err(Failure::Failed(text));
     }

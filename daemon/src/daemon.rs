@@ -4,9 +4,13 @@
 //! token provider) → create `AO_HOME` and the data dir (0700) → take `daemon.lock`
 //! → open and migrate the store → bind `127.0.0.1:<AO_PORT>` (on `EADDRINUSE`, an ephemeral
 //! loopback port) → generate the token → write `running.json` → serve with readiness
-//! `starting` → prepare the tmux runtime (writes `<AO_HOME>/tmux.conf`) → spawn the actor tree
-//! with the runtime and the git-worktree workspace → boot reconcile (`ActorTree::reconcile`,
+//! `starting` → prepare both runtimes (tmux writes `<AO_HOME>/tmux.conf`; zellij needs
+//! nothing) → spawn the actor tree with the runtimes and the git-worktree
+//! workspace → boot reconcile (`ActorTree::reconcile`,
 //! which also replays the hook spool) → `ready`.
+//!
+//! While it runs, a task keeps `running.json` in place (rewritten within a second when it is
+//! deleted or damaged under the daemon; see `files::keep_run_file`).
 //!
 //! Shutdown runs once, whatever triggered it (signal, `POST /shutdown`, [`RunningDaemon`],
 //! actor-tree failure): readiness `shutting_down` (new API calls get 503, SSE streams end) →
@@ -31,7 +35,7 @@ use crate::http::state::{AppState, Handles, ScmEnv, SharedTree, StateInit, Tunin
 use crate::{DaemonError, config};
 use ao_actors::{ActorsConfig, ScmSetup};
 use ao_adapters::scm::{ScmConfig, TokenProvider};
-use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
+use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace, Zellij};
 
 /// Extra time given to connections after in-flight handlers were told to give up.
 const ABANDON_GRACE: Duration = Duration::from_secs(1);
@@ -163,18 +167,17 @@ pub(crate) async fn start_with(
     let token = files::generate_token()?;
     let started_at = ao_protocol::time::now();
     let pid = std::process::id();
-    files::write_run_file(
-        &env.run_file,
-        &RunFile {
-            pid,
-            port,
-            token: token.clone(),
-            started_at: started_at.clone(),
-            version: VERSION.into(),
-            home: env.home.to_string_lossy().into_owned(),
-            data_dir: env.data_dir.to_string_lossy().into_owned(),
-        },
-    )?;
+    let run_file = RunFile {
+        pid,
+        port,
+        token: token.clone(),
+        started_at: started_at.clone(),
+        version: VERSION.into(),
+        home: env.home.to_string_lossy().into_owned(),
+        data_dir: env.data_dir.to_string_lossy().into_owned(),
+    };
+    files::write_run_file(&env.run_file, &run_file)?;
+    let run_file_keeper = tokio::spawn(files::keep_run_file(env.run_file.clone(), run_file));
 
     let app = AppState::new(StateInit {
         env: env.clone(),
@@ -194,17 +197,24 @@ pub(crate) async fn start_with(
     );
     tracing::info!(pid, port, version = VERSION, "ao daemon serving (starting)");
 
-    let tmux: Arc<dyn Runtime> = Arc::new(Tmux::from_env(&env));
-    if let Err(e) = tmux.prepare().await {
-        // Not fatal: the daemon still serves projects, and spawns report the runtime error.
-        tracing::warn!(error = %e, socket = %env.tmux_socket, "cannot prepare the tmux runtime");
+    // Both runtimes, always: each session row names its own (a project's `config.runtime`
+    // overrides `AO_RUNTIME`), and the Reaper probes each kind that has live sessions.
+    let runtimes: Vec<Arc<dyn Runtime>> = vec![
+        Arc::new(Tmux::from_env(&env)),
+        Arc::new(Zellij::from_env(&env)),
+    ];
+    for runtime in &runtimes {
+        if let Err(e) = runtime.prepare().await {
+            // Not fatal: the daemon still serves projects, and spawns report the runtime error.
+            tracing::warn!(error = %e, runtime = %runtime.kind(), "cannot prepare the runtime");
+        }
     }
     let mut actors = ActorsConfig::new(env.data_dir.clone(), env.runtime);
     actors.home = env.home.clone();
     actors.run_file = env.run_file.clone();
     actors.tmux_socket = env.tmux_socket.clone();
     actors.ao_exe = std::env::current_exe().ok();
-    actors.runtimes = vec![Arc::clone(&tmux)];
+    actors.runtimes = runtimes.clone();
     actors.workspace = Some(workspace);
     actors.scm = Some(scm);
     actors.scm_timings = ao_actors::ScmTimings::with_poll_interval(env.github_poll_interval);
@@ -213,6 +223,7 @@ pub(crate) async fn start_with(
         Ok(tree) => tree,
         Err(e) => {
             let err = DaemonError::Actors(e.to_string());
+            run_file_keeper.abort();
             app.set_readiness(ReadinessState::ShuttingDown);
             let _ = drain_tx.send(());
             drain(&app, server).await;
@@ -230,7 +241,7 @@ pub(crate) async fn start_with(
         projects: tree.projects.clone(),
         sessions: tree.sessions.clone(),
         events: tree.events.clone(),
-        runtimes: vec![tmux],
+        runtimes,
         tree: SharedTree::new(tree),
     };
     let tree = handles.tree.clone();
@@ -246,6 +257,7 @@ pub(crate) async fn start_with(
         failure,
         server,
         drain: drain_tx,
+        run_file_keeper,
         lock,
         env,
         #[cfg(test)]
@@ -332,6 +344,8 @@ struct Lifecycle {
     failure: watch::Receiver<Option<String>>,
     server: JoinHandle<std::io::Result<()>>,
     drain: oneshot::Sender<()>,
+    /// [`files::keep_run_file`]; aborted when shutdown begins, so the run-file can go.
+    run_file_keeper: JoinHandle<()>,
     lock: DaemonLock,
     env: EnvConfig,
     #[cfg(test)]
@@ -354,6 +368,7 @@ async fn lifecycle(l: Lifecycle) -> Result<(), DaemonError> {
             }
         }
     };
+    l.run_file_keeper.abort();
     if let Some(reason) = &failure {
         tracing::error!(reason, "root actor failed; shutting down");
     }

@@ -6,13 +6,15 @@
 //! * [`DaemonLock`] holds an exclusive, non-blocking `flock` on `<dataDir>/daemon.lock` for as
 //!   long as the value lives; a second daemon gets [`DaemonError::AlreadyRunning`].
 //! * `running.json` is written atomically (temp file in the same directory, then rename) with
-//!   mode 0600, and removed on exit only while it still names this process's pid.
+//!   mode 0600, and removed on exit only while it still names this process's pid. While the
+//!   daemon runs, [`keep_run_file`] rewrites it when it goes missing or gets damaged.
 //! * The token inside the run-file is never logged.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ao_protocol::RunFile;
 use nix::fcntl::{Flock, FlockArg};
@@ -112,6 +114,59 @@ pub fn write_run_file(path: &Path, run: &RunFile) -> Result<(), DaemonError> {
     })
 }
 
+/// How often a running daemon checks that its `running.json` is still in place.
+pub const RUN_FILE_CHECK: Duration = Duration::from_secs(1);
+
+/// Self-heal of `running.json` while the daemon runs: rewrites `run` (atomically, 0600) when
+/// the file at `path` is missing, is not a run-file, or names a process that is not alive or
+/// is this one with other contents. A run-file of another live process is left alone (it is
+/// another daemon's, one with its own data dir). Returns whether the file was rewritten.
+pub fn heal_run_file(path: &Path, run: &RunFile) -> Result<bool, DaemonError> {
+    let healthy = match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice::<RunFile>(&bytes)
+            .is_ok_and(|found| found == *run || (found.pid != run.pid && process_alive(found.pid))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        // Unreadable for another reason (permissions): not ours to replace.
+        Err(_) => true,
+    };
+    if healthy {
+        return Ok(false);
+    }
+    write_run_file(path, run)?;
+    Ok(true)
+}
+
+/// Runs [`heal_run_file`] every [`RUN_FILE_CHECK`] until the task is aborted (at shutdown,
+/// before the run-file is removed). Clients read the run-file on every invocation, so a run-file
+/// deleted or corrupted under a running daemon costs them at most one check interval.
+pub async fn keep_run_file(path: PathBuf, run: RunFile) {
+    let mut tick = tokio::time::interval(RUN_FILE_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match heal_run_file(&path, &run) {
+            Ok(true) => tracing::warn!(
+                path = %path.display(),
+                "running.json was missing or damaged; rewritten"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot restore running.json"),
+        }
+    }
+}
+
+/// Whether a process with this pid exists (`EPERM`: it exists, owned by someone else).
+fn process_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    raw > 0
+        && matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+            Ok(()) | Err(nix::errno::Errno::EPERM)
+        )
+}
+
 /// Removes `running.json` if it still names `pid`. Returns whether it was removed.
 pub fn remove_run_file_if_ours(path: &Path, pid: u32) -> bool {
     let Ok(text) = fs::read_to_string(path) else {
@@ -182,6 +237,35 @@ mod tests {
             leftovers.is_empty(),
             "temp files left behind: {leftovers:?}"
         );
+    }
+
+    #[test]
+    fn a_missing_damaged_or_dead_run_file_is_healed_and_a_live_foreign_one_is_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("running.json");
+        let ours = run_file(std::process::id());
+        let read = || -> RunFile {
+            serde_json::from_str(&fs::read_to_string(&path).expect("present")).expect("json")
+        };
+        assert!(heal_run_file(&path, &ours).expect("heal"), "missing");
+        assert_eq!(read(), ours);
+        assert!(!heal_run_file(&path, &ours).expect("heal"), "intact");
+        fs::write(&path, "{\"pid\": 7, \"po").expect("corrupt");
+        assert!(heal_run_file(&path, &ours).expect("heal"), "not a run-file");
+        assert_eq!(read(), ours);
+        let mode = fs::metadata(&path).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A run-file naming a process that is gone (a reaped child of ours) is replaced…
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let gone = child.id();
+        child.wait().expect("reaped");
+        write_run_file(&path, &run_file(gone)).expect("write");
+        assert!(heal_run_file(&path, &ours).expect("heal"), "dead pid");
+        assert_eq!(read(), ours);
+        // …but one of another live process (pid 1) is not ours to touch.
+        write_run_file(&path, &run_file(1)).expect("write");
+        assert!(!heal_run_file(&path, &ours).expect("heal"), "foreign");
+        assert_eq!(read().pid, 1);
     }
 
     #[test]

@@ -364,3 +364,6 @@ mod tests {
         assert_eq!(merge_patch(&json!({"a": 1}), &json!([2])), json!([2]));
     }
 }
+
+#[cfg(test)]
+mod proptests;

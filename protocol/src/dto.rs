@@ -162,7 +162,10 @@ pub struct ProjectEnvelope {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddProjectRequest {
+    /// Required (a missing or blank path is 400 `PATH_REQUIRED`); optional here only so that
+    /// the handler can answer that code.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub path: Option<String>,
     #[serde(default)]
     pub project_id: Option<String>,
@@ -178,7 +181,10 @@ pub struct AddProjectRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigRequest {
-    #[schema(value_type = Object)]
+    /// PUT: the whole `ProjectConfig`; PATCH: an RFC 7386 merge patch. `null` counts as `{}`
+    /// (PUT clears the config; a `null` merge patch replaces the config with `null`, which
+    /// clears it too).
+    #[schema(value_type = Option<Object>, required = true)]
     pub config: Value,
 }
 
@@ -440,12 +446,17 @@ pub struct ClaimPrRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SpawnRequest {
+    /// Required (missing or blank is 400 `PROJECT_ID_REQUIRED`); optional here only so that
+    /// the handler can answer that code.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub project_id: Option<String>,
     /// `worker` (default) or `orchestrator`.
     #[serde(default)]
+    #[schema(value_type = Option<SessionKind>)]
     pub kind: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Harness>)]
     pub harness: Option<String>,
     #[serde(default)]
     pub branch: Option<String>,
@@ -618,11 +629,15 @@ pub struct PrSummaryList {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrchestratorRequest {
+    /// Required (missing or blank is 400 `PROJECT_ID_REQUIRED`); optional here only so that
+    /// the handler can answer that code.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub project_id: Option<String>,
     #[serde(default)]
     pub clean: Option<bool>,
     #[serde(default)]
+    #[schema(value_type = Option<Harness>)]
     pub harness: Option<String>,
     #[serde(default)]
     pub prompt: Option<String>,
@@ -723,6 +738,7 @@ pub struct SendResponse {
 pub struct ActivityRequest {
     /// An `ActivityState` word (a string so a bad word is `INVALID_ACTIVITY_STATE`).
     #[serde(default)]
+    #[schema(value_type = Option<ActivityState>)]
     pub state: Option<String>,
     #[serde(default)]
     pub agent_session_id: Option<String>,

@@ -17,8 +17,11 @@ pub struct UnknownVariant {
     pub value: String,
 }
 
+// `$text` is a `tt`, not a `literal`: a `literal` fragment reaches derive macros wrapped in an
+// invisible group, which utoipa's serde parser skips, so the OpenAPI enum would list the Rust
+// variant names instead of the wire spelling.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
@@ -83,6 +86,34 @@ impl Harness {
     /// `command`). Only signal-capable sessions can show `no_signal`.
     pub const fn signal_capable(self) -> bool {
         !matches!(self, Self::Kimi | Self::Command)
+    }
+
+    /// The binary the harness runs (adapters.md §6): a name looked up as §5.4 says, or the
+    /// absolute `/bin/sh` for `command`.
+    pub const fn binary_name(self) -> &'static str {
+        match self {
+            Self::ClaudeCode => "claude",
+            Self::Codex => "codex",
+            Self::Opencode => "opencode",
+            Self::Grok => "grok",
+            Self::Cursor => "cursor-agent",
+            Self::Qwen => "qwen",
+            Self::Copilot => "copilot",
+            Self::Kimi => "kimi",
+            Self::Command => "/bin/sh",
+        }
+    }
+
+    /// The harness's own install directory, relative to `$HOME`, searched after the common
+    /// ones (adapters.md §6 "extra dirs").
+    pub const fn home_bin_dir(self) -> Option<&'static str> {
+        match self {
+            Self::ClaudeCode => Some(".claude/local"),
+            Self::Opencode => Some(".opencode/bin"),
+            Self::Grok => Some(".grok/bin"),
+            Self::Copilot => Some(".copilot/bin"),
+            Self::Codex | Self::Cursor | Self::Qwen | Self::Kimi | Self::Command => None,
+        }
     }
 }
 
@@ -330,6 +361,27 @@ mod tests {
         let err = "claude".parse::<Harness>().expect_err("not a harness");
         assert_eq!(err.to_string(), "unknown harness \"claude\"");
         assert!(serde_json::from_str::<ActivityState>("\"busy\"").is_err());
+    }
+
+    #[test]
+    fn binaries_and_their_install_dirs() {
+        let bins: Vec<_> = Harness::ALL.iter().map(|h| h.binary_name()).collect();
+        assert_eq!(
+            bins,
+            [
+                "claude",
+                "codex",
+                "opencode",
+                "grok",
+                "cursor-agent",
+                "qwen",
+                "copilot",
+                "kimi",
+                "/bin/sh"
+            ]
+        );
+        assert_eq!(Harness::Grok.home_bin_dir(), Some(".grok/bin"));
+        assert_eq!(Harness::Cursor.home_bin_dir(), None);
     }
 
     #[test]

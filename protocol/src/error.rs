@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::UnknownVariant;
 
+// `$text` is a `tt`, not a `literal`: a `literal` fragment reaches derive macros wrapped in an
+// invisible group, which utoipa's serde parser skips, so the OpenAPI enum would list the Rust
+// variant names instead of the wire spelling.
 macro_rules! error_codes {
-    ($($status:literal => [$($variant:ident => $text:literal),+ $(,)?]),+ $(,)?) => {
+    ($($status:literal => [$($variant:ident => $text:tt),+ $(,)?]),+ $(,)?) => {
         /// Every error code of http-api.md §3. The spelling is stable API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum ErrorCode {

@@ -12,12 +12,16 @@
 //! * JSON is camelCase; enum values are snake_case; absent values are `null`, never omitted
 //!   (the error envelope's `details` is the one exception).
 //! * Constructors validate: a value of an ID type is always well-formed.
+//! * `faults` (the test-only fault-injection registry) exists only with the
+//!   `fault-injection` feature, which only dev-dependencies enable.
 
 pub mod config;
 pub mod dto;
 pub mod enums;
 pub mod env;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod hooks;
 pub mod ids;
 pub mod limits;

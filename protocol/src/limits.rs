@@ -221,3 +221,6 @@ mod tests {
         assert!(!is_valid_agent_session_id(&"a".repeat(257)));
     }
 }
+
+#[cfg(test)]
+mod proptests;

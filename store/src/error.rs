@@ -2,7 +2,8 @@
 //!
 //! Domain outcomes (`NotFound`, `PathTaken`, `IdTaken`, `OrchestratorExists`, `SchemaTooNew`,
 //! `PrOwnedElsewhere`, `PrClaimedByActiveSession`) are their own variants so callers can map them
-//! to HTTP codes; everything else is an internal error carrying a message string.
+//! to HTTP codes; a database locked by another process is `Busy` (retryable); everything else is
+//! an internal error carrying a message string.
 
 use ao_protocol::{ProjectId, SessionId};
 
@@ -41,6 +42,10 @@ pub enum StoreError {
     /// session id); nothing was written.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The database is locked by another connection (`SQLITE_BUSY` / `SQLITE_LOCKED` after
+    /// the busy timeout): nothing was written; the same write may succeed later.
+    #[error("the database is locked by another process: {0}")]
+    Busy(String),
     /// SQLite reported an error.
     #[error("sqlite error: {0}")]
     Sqlite(String),
@@ -60,7 +65,8 @@ impl StoreError {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Self::Sqlite(_)
+            Self::Busy(_)
+                | Self::Sqlite(_)
                 | Self::Pool(_)
                 | Self::Io(_)
                 | Self::Corrupt(_)
@@ -77,6 +83,17 @@ pub(crate) trait DbResult<T> {
 
 impl<T> DbResult<T> for Result<T, rusqlite::Error> {
     fn db(self) -> Result<T, StoreError> {
-        self.map_err(|e| StoreError::Sqlite(e.to_string()))
+        self.map_err(|e| sqlite_error(&e))
+    }
+}
+
+/// A rusqlite error as a [`StoreError`]: a locked database is [`StoreError::Busy`], anything
+/// else [`StoreError::Sqlite`].
+pub(crate) fn sqlite_error(e: &rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy(e.to_string())
+        }
+        _ => StoreError::Sqlite(e.to_string()),
     }
 }

@@ -105,6 +105,39 @@ fn parse_project_id(s: String) -> Result<ProjectId, StoreError> {
     ProjectId::new(s).map_err(|e| StoreError::Corrupt(format!("projects.id: {e}")))
 }
 
+/// Fault-injection point `store.commit` (`fault-injection` feature only, see
+/// `ao_protocol::faults`; subject: the database path): an armed fault strikes after the
+/// transaction's statements ran and before `COMMIT` — `Busy`/`Io` fail with the SQLite error a
+/// real failure there gives (`Hang` first waits, as for a lock held elsewhere), `Panic` unwinds
+/// — so the real rollback path of the transaction and of its caller runs.
+#[cfg(feature = "fault-injection")]
+fn injected_commit_fault(conn: &Connection) -> Result<(), StoreError> {
+    use ao_protocol::faults::{self, Fault, point};
+    let code = match faults::fire(point::STORE_COMMIT, conn.path().unwrap_or_default()) {
+        None => return Ok(()),
+        Some(Fault::Busy) => rusqlite::ffi::SQLITE_BUSY,
+        Some(Fault::Io) => rusqlite::ffi::SQLITE_IOERR,
+        // A lock held elsewhere: SQLite waits out its busy timeout (5 s), then gives up.
+        Some(Fault::Hang { timeout }) => {
+            std::thread::sleep(timeout.unwrap_or(std::time::Duration::from_secs(5)));
+            rusqlite::ffi::SQLITE_BUSY
+        }
+        Some(Fault::Panic) => panic!("injected panic before COMMIT"),
+    };
+    let err = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(code),
+        Some("injected fault".into()),
+    );
+    Err(crate::error::sqlite_error(&err))
+}
+
+/// Without the `fault-injection` feature the point does nothing.
+#[cfg(not(feature = "fault-injection"))]
+#[allow(clippy::unnecessary_wraps)]
+fn injected_commit_fault(_: &Connection) -> Result<(), StoreError> {
+    Ok(())
+}
+
 /// The single write connection (see the module docs).
 pub struct Writer {
     conn: Connection,
@@ -140,6 +173,7 @@ impl Writer {
         let before = last_seq(&tx)?;
         let value = f(&tx)?;
         let after = last_seq(&tx)?;
+        injected_commit_fault(&tx)?;
         tx.commit().db()?;
         Ok(Written {
             value,

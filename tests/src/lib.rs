@@ -8,13 +8,17 @@
 //! * [`SseClient`]: a raw Server-Sent-Events reader for `/api/v1/events`.
 //! * [`git_repo`]: a real git repository with one commit.
 //! * [`wait_for`]: polling with a deadline — the only way these tests wait.
-//! * [`fake`]: the scripted fake agent behind the `fake-agent` binary (stands in for `claude`,
-//!   `codex` and `opencode` in session tests).
+//! * [`UserTerminal`]: the user's terminal (a tmux server of its own) running `ao attach`.
+//! * [`fake`]: the scripted fake agent behind the `fake-agent` binary (stands in for each of
+//!   the eight seed agents in session tests).
 //! * [`fake_github`]: a local fake of the GitHub REST/GraphQL subset `ao` uses (also served by
 //!   the `fake-github` binary).
+//! * [`chaos`]: the kill -9 chaos harness (seeded random operations with the daemon SIGKILLed
+//!   at random points, invariants checked after every restart), its soak and restart benchmarks.
 //!
 //! Invariant: nothing here fakes the daemon; the tests drive the real binary over loopback.
 
+pub mod chaos;
 pub mod fake;
 pub mod fake_github;
 
@@ -280,11 +284,110 @@ impl Home {
     }
 }
 
+impl Home {
+    /// The zellij socket directory of this home's daemon (adapters.md §3):
+    /// `/tmp/ao-zellij-<uid>-<first 8 hex of SHA-256(AO_HOME)>`.
+    pub fn zellij_socket_dir(&self) -> PathBuf {
+        use sha2::Digest as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = self
+            .dir
+            .path()
+            .metadata()
+            .expect("the temp dir exists")
+            .uid();
+        let digest = hex::encode(sha2::Sha256::digest(
+            self.path().as_os_str().as_encoded_bytes(),
+        ));
+        PathBuf::from(format!("/tmp/ao-zellij-{uid}-{}", &digest[..8]))
+    }
+
+    /// Runs `zellij <args>` on this home's socket directory.
+    pub fn zellij(&self, args: &[&str]) -> Run {
+        let out = Command::new("zellij")
+            .args(args)
+            .env("ZELLIJ_SOCKET_DIR", self.zellij_socket_dir())
+            .env_remove("ZELLIJ")
+            .env_remove("ZELLIJ_SESSION_NAME")
+            .output()
+            .expect("run zellij");
+        Run::from_output(out)
+    }
+}
+
 impl Drop for Home {
     fn drop(&mut self) {
         self.kill_daemon();
-        // Agents outlive the daemon by design (crash-only); the test's private tmux server must
-        // not outlive the test.
+        // Agents outlive the daemon by design (crash-only); the test's private tmux server and
+        // zellij sessions must not outlive the test.
+        let _ = self.tmux(&["kill-server"]);
+        let zellij = self.zellij_socket_dir();
+        if zellij.exists() {
+            let _ = Command::new("zellij")
+                .args(["kill-all-sessions", "--yes"])
+                .env("ZELLIJ_SOCKET_DIR", &zellij)
+                .output();
+            let _ = std::fs::remove_dir_all(&zellij);
+        }
+    }
+}
+
+/// The user's terminal: a tmux server of its own (not AO's) running one command in a 200×50
+/// window, killed on drop.
+pub struct UserTerminal {
+    socket: String,
+}
+
+impl UserTerminal {
+    /// A terminal running `ao attach <session>` against `home`'s daemon.
+    pub fn ao_attach(home: &Home, session: &str) -> Self {
+        let line = format!(
+            "env AO_HOME='{}' AO_PORT='{}' AO_TMUX_SOCKET='{}' '{}' attach {session}",
+            home.path().display(),
+            home.port,
+            home.tmux_socket,
+            ao_bin().display()
+        );
+        let terminal = Self {
+            socket: format!("{}-outer", home.tmux_socket),
+        };
+        let started = terminal.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "user",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &line,
+        ]);
+        assert!(
+            started.status.success(),
+            "the terminal starts: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("run tmux")
+    }
+
+    /// What the terminal shows now.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "user"]).stdout)
+            .into_owned()
+    }
+}
+
+impl Drop for UserTerminal {
+    fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
     }
 }
@@ -418,15 +521,30 @@ impl Api {
 
     /// Opens `/api/v1/events` with an optional query and `Last-Event-ID`.
     pub async fn events(&self, query: &str, last_event_id: Option<i64>) -> SseClient {
+        self.try_events(query, last_event_id)
+            .await
+            .unwrap_or_else(|e| panic!("open the event stream: {e}"))
+    }
+
+    /// [`Api::events`] that reports a failed connection or a non-200 status instead of
+    /// panicking (for clients that reconnect across daemon restarts).
+    pub async fn try_events(
+        &self,
+        query: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<SseClient, String> {
         let mut rb = self.req(reqwest::Method::GET, &format!("/api/v1/events{query}"));
         // SSE has no overall timeout.
         rb = rb.timeout(Duration::from_secs(3600));
         if let Some(id) = last_event_id {
             rb = rb.header("Last-Event-ID", id.to_string());
         }
-        let resp = rb.send().await.expect("open the event stream");
-        assert_eq!(resp.status().as_u16(), 200, "event stream status");
-        SseClient::new(resp)
+        let resp = rb.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(format!("event stream status {status}"));
+        }
+        Ok(SseClient::new(resp))
     }
 }
 

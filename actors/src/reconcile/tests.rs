@@ -710,3 +710,82 @@ async fn leftover_runtimes_of_terminated_sessions_and_orphans_are_destroyed() {
     assert!(fx.row(&killed).await.expect("row").is_terminated);
     fx.assert_second_run_is_a_noop().await;
 }
+
+#[tokio::test]
+async fn worktrees_no_row_records_are_removed_unless_dirty() {
+    let mut fx = Fx::new(FAST).await;
+    fx.project("demo", json!({})).await;
+    let clean = fx.spawn("echo c-up; sleep 120").await;
+    let dirty = fx.spawn("echo d-up; sleep 120").await;
+    let recorded = fx.spawn("echo r-up; sleep 120").await;
+    let (clean_wt, dirty_wt) = (
+        fx.worktree("demo", clean.as_str()),
+        fx.worktree("demo", dirty.as_str()),
+    );
+    std::fs::write(dirty_wt.join("work.txt"), "precious\n").expect("write");
+    fx.stop().await;
+    // The daemon died inside a restore of two killed-and-cleaned sessions, after the workspace
+    // step re-added their worktrees and the runtime create, before anything was recorded.
+    fx.with_writer(|w| {
+        for id in [&clean, &dirty] {
+            w.mark_terminated(id, TerminatedReason::Killed, None)
+                .expect("mark");
+            w.clear_runtime(id).expect("clear runtime");
+            w.clear_workspace(id).expect("clear workspace");
+        }
+    });
+    fx.boot().await;
+    let report = fx.reconcile().await;
+    assert_eq!(
+        report.orphan_worktrees,
+        vec![clean_wt.to_string_lossy().into_owned()],
+        "{report:?}"
+    );
+    assert!(
+        !clean_wt.exists(),
+        "the unrecorded clean worktree is removed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dirty_wt.join("work.txt")).expect("kept"),
+        "precious\n",
+        "an unrecorded dirty worktree is never removed"
+    );
+    assert!(fx.worktree("demo", recorded.as_str()).is_dir());
+    assert!(!fx.has_session(clean.as_str()).await);
+    fx.assert_second_run_is_a_noop().await;
+    assert!(dirty_wt.join("work.txt").exists());
+}
+
+#[tokio::test]
+async fn a_signal_spooled_after_the_boot_replay_is_applied_by_the_reaper() {
+    let mut fx = Fx::new(FAST).await;
+    fx.project("demo", json!({})).await;
+    let a = fx.spawn("echo a-up; sleep 120").await;
+    fx.stop().await;
+    fx.boot().await;
+    let report = fx.reconcile().await;
+    assert_eq!(report.spool.lines, 0, "{report:?}");
+    // A hook met the daemon still `starting` after the boot replay had run (or a daemon that
+    // replaced the one whose run-file it read) and spooled its signal.
+    let t0 = time::parse(&fx.row(&a).await.expect("row").activity_last_at).expect("timestamp");
+    let at = time::format(t0 + chrono::Duration::seconds(1));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(fx.spool())
+        .expect("spool");
+    file.write_all(spool_line(a.as_str(), Some("waiting_input"), None, &at).as_bytes())
+        .expect("append");
+    drop(file);
+    let row = eventually("the Reaper to replay the spool", || async {
+        fx.row(&a)
+            .await
+            .filter(|r| r.activity_state == ActivityState::WaitingInput)
+    })
+    .await;
+    assert_eq!(row.activity_last_at, at);
+    eventually("the spool to be truncated", || async {
+        (std::fs::metadata(fx.spool()).map_or(0, |m| m.len()) == 0).then_some(())
+    })
+    .await;
+}

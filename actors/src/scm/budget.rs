@@ -51,6 +51,8 @@ pub struct ScmTimings {
     /// Every subject of a repo is refreshed when this has passed since the repo's last fully
     /// successful full refresh (5 min; not in the spec, see the PrObserver's module docs).
     pub full_refresh: Duration,
+    /// The total time of one GitHub request, body included (30 s, adapters.md §8).
+    pub request_timeout: Duration,
 }
 
 impl Default for ScmTimings {
@@ -67,6 +69,7 @@ impl Default for ScmTimings {
             reset_margin: Duration::from_secs(5),
             react_timeout: Duration::from_secs(5),
             full_refresh: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -75,11 +78,14 @@ impl ScmTimings {
     /// The spec's timings scaled to a base poll interval (`AO_GITHUB_POLL_INTERVAL`, 30 s by
     /// default, which gives exactly [`Default`]): throttled polls every 4× base (30 s → 120 s),
     /// review refreshes every 4× base (≤ 2 min), the project rescan and the first rate-limit
-    /// backoff every 2× base (≤ 60 s), the full refresh every max(5 min, 10× base). The other
-    /// timings keep their spec values.
+    /// backoff every 2× base (≤ 60 s), the full refresh every max(5 min, 10× base), the auth
+    /// retry and the no-token re-check every 10× base (≤ 5 min), and a request may take the
+    /// base interval, at least 5 s and at most 30 s (a request never outlives a poll interval
+    /// by much). The other timings keep their spec values.
     pub fn with_poll_interval(base: Duration) -> Self {
         let base = base.max(Duration::from_millis(1));
         let minute = Duration::from_secs(60);
+        let default = Self::default();
         Self {
             poll_ok: base,
             poll_throttled: base.saturating_mul(4),
@@ -87,7 +93,10 @@ impl ScmTimings {
             review_refresh: base.saturating_mul(4).min(2 * minute),
             backoff_base: base.saturating_mul(2).min(minute),
             full_refresh: base.saturating_mul(10).max(5 * minute),
-            ..Self::default()
+            auth_retry: base.saturating_mul(10).min(default.auth_retry),
+            token_recheck: base.saturating_mul(10).min(default.token_recheck),
+            request_timeout: base.clamp(Duration::from_secs(5), default.request_timeout),
+            ..default
         }
     }
 }
@@ -400,11 +409,18 @@ mod tests {
         assert_eq!(t.rescan, Duration::from_secs(2));
         assert_eq!(t.backoff_base, Duration::from_secs(2));
         assert_eq!(t.full_refresh, Duration::from_secs(300));
+        assert_eq!(t.auth_retry, Duration::from_secs(10));
+        assert_eq!(t.token_recheck, Duration::from_secs(10));
+        assert_eq!(t.request_timeout, Duration::from_secs(5));
+        let ten = ScmTimings::with_poll_interval(Duration::from_secs(10));
+        assert_eq!(ten.request_timeout, Duration::from_secs(10));
         let slow = ScmTimings::with_poll_interval(Duration::from_secs(600));
         assert_eq!(slow.rescan, Duration::from_secs(60));
         assert_eq!(slow.review_refresh, Duration::from_secs(120));
         assert_eq!(slow.poll_throttled, Duration::from_secs(2400));
         assert_eq!(slow.full_refresh, Duration::from_secs(6000));
+        assert_eq!(slow.auth_retry, Duration::from_secs(300));
+        assert_eq!(slow.request_timeout, Duration::from_secs(30));
     }
 
     fn t0() -> DateTime<Utc> {

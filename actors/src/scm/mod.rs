@@ -59,6 +59,7 @@ impl ScmShared {
             let sink: RateSink = Arc::new(move |snap| lock(&sink_budget).record(&snap));
             let options = ClientOptions {
                 rate_sink: Some(sink),
+                timeout: timings.request_timeout,
                 ..ClientOptions::default()
             };
             match GithubClient::new(setup.config.clone(), Arc::clone(&setup.tokens), options) {

@@ -60,7 +60,13 @@ use crate::sessions::SessionsHandle;
 /// Messages of a PrObserver.
 pub(crate) enum ObserverMsg {
     Poll,
-    PollDone { cache: Box<Cache>, next: Duration },
+    PollDone {
+        cache: Box<Cache>,
+        next: Duration,
+    },
+    /// Panic inside the handler (fault injection).
+    #[cfg(any(test, feature = "fault-injection"))]
+    Fault,
 }
 
 /// Everything an observer is built from.
@@ -169,6 +175,8 @@ impl Actor for PrObserver {
                 state.next_due = tokio::time::Instant::now() + next;
                 myself.send_after(next, || ObserverMsg::Poll);
             }
+            #[cfg(any(test, feature = "fault-injection"))]
+            ObserverMsg::Fault => panic!("injected fault in the PR observer of {}", state.ctx.repo),
         }
         Ok(())
     }

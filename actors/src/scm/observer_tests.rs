@@ -427,8 +427,9 @@ impl Fx {
     }
 
     fn url(&self, n: u64) -> String {
+        // The API is plain http; the normalised PR URL is https all the same.
         let host = self.base.trim_start_matches("http://");
-        format!("http://{host}/o/r/pull/{n}")
+        format!("https://{host}/o/r/pull/{n}")
     }
 
     async fn pr(&self, n: u64) -> Option<PrDetail> {

@@ -5,7 +5,8 @@
 //! * `Rescan`: every `rescan` (60 s), at start, on every `project_*` change event (a task
 //!   subscribed to the EventsHub casts it; a lagging subscription rescans too), and shortly
 //!   after an observer ended. A tracked task reads the live projects, back-fills an empty
-//!   `repo_origin_url` from `git remote get-url origin` (`backfill_origin`), parses the
+//!   `repo_origin_url` from `git remote get-url origin` (`backfill_origin`, after which the
+//!   project's ProjectActor is told to `Reload` its cached row), parses the
 //!   origins against `AO_GITHUB_HOST`, and re-resolves the token (so `github.state` says
 //!   `disabled` without a token even when no observer runs). It answers with `Scanned`. A
 //!   `Rescan` arriving while a scan runs is remembered and runs right after it.
@@ -13,13 +14,16 @@
 //!   longer wanted.
 //!
 //! Without a GitHub client (no setup, or no TLS for an https API) the supervisor stays idle.
-//! Observers are linked children; one that ends is dropped and recreated by the next rescan
-//! (caches empty: a full poll). The supervisor itself is a permanent child of Root.
+//! Observers are linked, permanent children under the restart budget of README §3.2
+//! ([`crate::supervision`]): one that ends is dropped and recreated by a rescan after the
+//! budgeted delay (caches empty: a full poll); past the budget the supervisor fails, which
+//! escalates to Root (which restarts it within its own budget). The supervisor itself is a
+//! permanent child of Root.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ao_adapters::scm::{RepoRef, parse_origin};
 use ao_store::ReadPool;
@@ -31,14 +35,23 @@ use tokio::task::JoinHandle;
 use super::observer::{ObserverCtx, ObserverMsg, PrObserver};
 use super::{ScmShared, lock};
 use crate::events::EventsHub;
+use crate::projects::ProjectMsg;
 use crate::reducer::ReducerHandle;
+use crate::registry::Registry;
 use crate::sessions::SessionsHandle;
+use crate::supervision::{ChildSet, RestartPolicy, SupervisionConfig, Verdict};
 
 /// Messages of the ScmSupervisor.
 pub(crate) enum ScmSupMsg {
     Rescan,
     /// The repos of a finished scan; `None` when it failed (nothing changes).
     Scanned(Option<BTreeSet<RepoRef>>),
+    /// Panic inside the handler (fault injection).
+    #[cfg(any(test, feature = "fault-injection"))]
+    Fault,
+    /// Make the observer of this `owner/repo` (any case) panic (fault injection).
+    #[cfg(any(test, feature = "fault-injection"))]
+    FaultObserver(String),
 }
 
 pub(crate) struct ScmSupArgs {
@@ -47,7 +60,11 @@ pub(crate) struct ScmSupArgs {
     pub(crate) reducer: ReducerHandle,
     pub(crate) sessions: SessionsHandle,
     pub(crate) hub: EventsHub,
+    /// To tell a ProjectActor its row changed (origin back-fill).
+    pub(crate) registry: Arc<Registry>,
     pub(crate) write_timeout: Duration,
+    /// The restart budget of the observers (README §3.2).
+    pub(crate) supervision: SupervisionConfig,
 }
 
 pub(crate) struct ScmSupervisor;
@@ -56,6 +73,8 @@ pub(crate) struct ScmSupState {
     args: ScmSupArgs,
     /// Lower-cased `owner/repo` → observer.
     observers: BTreeMap<String, ActorRef<ObserverMsg>>,
+    /// The observers' restart budgets, by the same key (permanent children).
+    children: ChildSet<String>,
     scanning: Option<JoinHandle<()>>,
     /// A rescan was asked for while one ran: run another when it ends (no event is lost).
     rescan_pending: bool,
@@ -98,6 +117,7 @@ impl Actor for ScmSupervisor {
             let _ = myself.cast(ScmSupMsg::Rescan);
         }
         Ok(ScmSupState {
+            children: ChildSet::new(args.supervision),
             args,
             observers: BTreeMap::new(),
             scanning: None,
@@ -136,10 +156,11 @@ impl Actor for ScmSupervisor {
                 let shared = Arc::clone(&state.args.shared);
                 let reader = state.args.reader.clone();
                 let reducer = state.args.reducer.clone();
+                let registry = Arc::clone(&state.args.registry);
                 let timeout = state.args.write_timeout;
                 let me = myself.clone();
                 state.scanning = Some(tokio::spawn(async move {
-                    match scan(&shared, &reader, &reducer, timeout).await {
+                    match scan(&shared, &reader, &reducer, &registry, timeout).await {
                         Ok(repos) => {
                             let _ = me.cast(ScmSupMsg::Scanned(Some(repos)));
                         }
@@ -149,6 +170,14 @@ impl Actor for ScmSupervisor {
                         }
                     }
                 }));
+            }
+            #[cfg(any(test, feature = "fault-injection"))]
+            ScmSupMsg::Fault => panic!("injected fault in the SCM supervisor"),
+            #[cfg(any(test, feature = "fault-injection"))]
+            ScmSupMsg::FaultObserver(repo) => {
+                if let Some(obs) = state.observers.get(&repo.to_ascii_lowercase()) {
+                    let _ = obs.cast(ObserverMsg::Fault);
+                }
             }
             ScmSupMsg::Scanned(repos) => {
                 state.scanning = None;
@@ -169,6 +198,7 @@ impl Actor for ScmSupervisor {
                 for k in gone {
                     if let Some(obs) = state.observers.remove(&k) {
                         tracing::info!(repo = %k, "stopping PR observer");
+                        state.children.forget(&k);
                         obs.stop(None);
                     }
                 }
@@ -192,6 +222,11 @@ impl Actor for ScmSupervisor {
                     match Actor::spawn_linked(None, PrObserver, ctx, myself.get_cell()).await {
                         Ok((obs, _)) => {
                             tracing::info!(repo = %repo, "PR observer started");
+                            state.children.started(
+                                k.clone(),
+                                RestartPolicy::Permanent,
+                                obs.get_id(),
+                            );
                             state.observers.insert(k, obs);
                         }
                         Err(e) => {
@@ -210,28 +245,38 @@ impl Actor for ScmSupervisor {
         event: SupervisionEvent,
         state: &mut ScmSupState,
     ) -> Result<(), ActorProcessingErr> {
-        let ended = match &event {
-            SupervisionEvent::ActorTerminated(cell, _, _)
-            | SupervisionEvent::ActorFailed(cell, _) => Some(cell.get_id()),
-            _ => None,
-        };
-        if let Some(id) = ended {
-            let before = state.observers.len();
+        if let SupervisionEvent::ActorTerminated(cell, _, _)
+        | SupervisionEvent::ActorFailed(cell, _) = &event
+        {
+            let id = cell.get_id();
             state.observers.retain(|_, obs| obs.get_id() != id);
-            if state.observers.len() != before {
-                tracing::warn!(%event, "PR observer ended; recreating it on the next rescan");
-                myself.send_after(Duration::from_secs(1), || ScmSupMsg::Rescan);
+        }
+        match state.children.on_event(&event, Instant::now()) {
+            None | Some(Verdict::Done { .. }) => Ok(()),
+            Some(Verdict::Restart {
+                key,
+                attempt,
+                delay,
+            }) => {
+                tracing::warn!(repo = %key, attempt, ?delay, %event, "PR observer ended; recreating it");
+                myself.send_after(delay, || ScmSupMsg::Rescan);
+                Ok(())
+            }
+            Some(Verdict::Escalate { key, reason }) => {
+                tracing::error!(repo = %key, %reason, "PR observer keeps failing; escalating");
+                Err(reason.into())
             }
         }
-        Ok(())
     }
 }
 
-/// Reads the live projects, back-fills empty origins and returns the distinct GitHub repos.
+/// Reads the live projects, back-fills empty origins (and has their ProjectActors reload the
+/// row) and returns the distinct GitHub repos.
 async fn scan(
     shared: &ScmShared,
     reader: &ReadPool,
     reducer: &ReducerHandle,
+    registry: &Registry,
     timeout: Duration,
 ) -> Result<BTreeSet<RepoRef>, String> {
     let Some(client) = &shared.client else {
@@ -255,11 +300,19 @@ async fn scan(
             let Some(found) = ao_adapters::git::origin_url(Path::new(&project.path)).await else {
                 continue;
             };
-            if let Err(e) = reducer
+            match reducer
                 .backfill_origin(&project.id, found.clone(), timeout)
                 .await
             {
-                tracing::warn!(project = %project.id, error = %e, "origin back-fill failed");
+                Ok(()) => {
+                    // A restarting actor reads the row in `pre_start` anyway.
+                    if let Some(actor) = registry.projects.get(&project.id).map(|r| r.clone()) {
+                        let _ = actor.cast(ProjectMsg::Reload);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(project = %project.id, error = %e, "origin back-fill failed");
+                }
             }
             origin = found;
         }

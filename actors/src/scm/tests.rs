@@ -374,3 +374,56 @@ async fn github_status_reports_the_token_source_and_a_missing_token() {
     assert_eq!(status.token_source, None);
     fx.tree.shutdown(T).await;
 }
+
+/// The cached row of a project's ProjectActor.
+async fn actor_row(fx: &Fixture, id: &ao_protocol::ProjectId) -> Option<ao_store::ProjectRow> {
+    let actor = fx.tree.registry.projects.get(id).map(|r| r.clone())?;
+    match actor
+        .call(crate::projects::ProjectMsg::Row, Some(T))
+        .await
+        .ok()?
+    {
+        ractor::rpc::CallResult::Success(row) => Some(row),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn an_origin_back_filled_later_reaches_the_project_actor() {
+    let fx = start_with(|cfg| {
+        cfg.scm = Some(setup(TokenProvider::fixed("t0k")));
+        // Rescans every 100 ms.
+        cfg.scm_timings = ScmTimings::with_poll_interval(Duration::from_millis(50));
+    })
+    .await;
+    // Registered without an origin: the actor caches the empty one.
+    let project = fx.project("late").await;
+    assert_eq!(project.repo_origin_url, "");
+    let cached = actor_row(&fx, &project.id).await.expect("actor row");
+    assert_eq!(cached.repo_origin_url, "");
+
+    // The origin appears later; the ScmSupervisor's rescan back-fills it, and the actor
+    // (which spawns use) follows without a restart.
+    let origin = "git@github.com:o/late.git";
+    process::run(
+        &git::git_cmd()
+            .arg("-C")
+            .arg(&project.path)
+            .args(["remote", "add", "origin", origin]),
+    )
+    .await
+    .expect("git remote add");
+    let id = project.id.clone();
+    let row = eventually("the actor's row to carry the origin", || {
+        let id = id.clone();
+        let fx = &fx;
+        async move {
+            actor_row(fx, &id)
+                .await
+                .filter(|r| r.repo_origin_url == origin)
+        }
+    })
+    .await;
+    assert_eq!(row.id, project.id);
+    fx.tree.shutdown(T).await;
+}

@@ -5,7 +5,9 @@
 //! * `Command(cmd, reply)`: a per-session command. Lifecycle commands (kill, restore,
 //!   rollback, cleanup, claim PR) join the FIFO of operations ([`MAX_QUEUED_OPS`] may wait; the next is
 //!   `SESSION_BUSY`). `send` and `activity` are handled at once, except that an immediate send
-//!   waits behind an in-flight spawn, restore or relaunch.
+//!   waits behind an in-flight spawn, restore or relaunch. Whatever is typed into the terminal
+//!   (immediate sends, outbox deliveries, extra Enters) is serialised by one lock of the actor,
+//!   so two deliveries never interleave their paste and Enter.
 //! * `Observe { probe, at }`: a Reaper observation (§13.2).
 //! * `CheckStop`: stop now if the session is terminated and nothing is pending (sent by the
 //!   ProjectActor after starting an actor for a terminated session without a command).
@@ -36,8 +38,12 @@
 //!
 //! Operations run in tracked tokio tasks ([`super::ops`]); their reply port stays in the actor,
 //! so an actor that dies with an operation in flight reports it failed (`Unavailable`) to its
-//! caller. State (the row) is reloaded in `pre_start` and after every operation; the outbox and
-//! the relaunch budget are memory only.
+//! caller. The operation itself runs on to its end, and then tells the restarted actor (if
+//! any) to `Reload`, so its cached row never stays stale. An operation that panics is reported
+//! failed (`INTERNAL_ERROR`) instead of keeping the actor busy forever, and a spawn cut short
+//! that way is undone like an interrupted one at boot (seed deleted, else killed with
+//! `spawn_failed`). State (the row) is reloaded in `pre_start` and after every operation; the
+//! outbox and the relaunch budget are memory only.
 //!
 //! The actor stops itself (after removing itself from the registry, before replying to its
 //! last command) when the session is terminated or gone and no operation is in flight or
@@ -122,6 +128,20 @@ enum Op {
 }
 
 impl Op {
+    /// How to report this operation as failed without running it to its end.
+    fn failure(&self) -> fn(CommandError) -> OpResult {
+        match self {
+            Op::Spawn(_) => |e| OpResult::Spawned(Err(e)),
+            Op::Kill(_) => |e| OpResult::Killed(Err(e)),
+            Op::Restore => |e| OpResult::Restored(Err(e)),
+            Op::Rollback => |e| OpResult::RolledBack(Err(e)),
+            Op::Cleanup => |e| OpResult::Cleanup(Err(e)),
+            Op::Relaunch => |e| OpResult::Relaunched(Err(e)),
+            Op::BootRelaunch => |e| OpResult::BootRelaunched(Err(e)),
+            Op::Claim { .. } => |e| OpResult::Claimed(Err(e)),
+        }
+    }
+
     /// Whether an immediate send must wait for this operation.
     fn holds_sends(&self) -> bool {
         matches!(
@@ -189,6 +209,10 @@ pub(crate) struct SessionState {
     stopping: bool,
     /// The `pr_merged` kill is queued (scm.md §10); no more nudges.
     completion_queued: bool,
+    /// Held by every task that types into the session's terminal (immediate sends, outbox
+    /// deliveries, extra Enters): each delivery is paste, settle, Enter, and two of them must
+    /// never interleave (nor share tmux's per-session paste buffer).
+    typing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SessionState {
@@ -261,6 +285,7 @@ impl Actor for SessionActor {
             tasks: Vec::new(),
             stopping: false,
             completion_queued: false,
+            typing: Arc::default(),
         })
     }
 
@@ -378,31 +403,57 @@ fn start_next(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
     let id = state.id.clone();
     let row = state.row.clone();
     let me = myself.clone();
+    let failed = op.failure();
     let task = tokio::spawn(async move {
-        let result = match op {
-            Op::Spawn(plan) => OpResult::Spawned(match row {
-                Some(row) => ops::spawn(&svc, &row, &plan).await,
-                None => Err(CommandError::Internal(format!("session {id} vanished"))),
-            }),
-            Op::Kill(reason) => OpResult::Killed(ops::kill(&svc, &id, reason).await),
-            Op::Restore => OpResult::Restored(ops::restore(&svc, &id).await),
-            Op::Rollback => OpResult::RolledBack(ops::rollback(&svc, &id).await),
-            Op::Cleanup => OpResult::Cleanup(ops::cleanup_one(&svc, &id).await),
-            Op::Relaunch => OpResult::Relaunched(ops::relaunch(&svc, &id).await),
-            Op::BootRelaunch => OpResult::BootRelaunched(ops::relaunch_if_missing(&svc, &id).await),
-            Op::Claim {
-                pr_ref,
-                allow_takeover,
-            } => OpResult::Claimed(super::claim::claim(&svc, &id, &pr_ref, allow_takeover).await),
+        // The operation runs in its own task so that a panic in it (a bug) is reported to the
+        // caller as a failed operation instead of leaving this actor waiting forever.
+        let work = tokio::spawn(run_op(Arc::clone(&svc), id.clone(), row, op));
+        let result = match work.await {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(session = %id, error = %e, "a lifecycle operation panicked");
+                failed(CommandError::Internal(format!(
+                    "the operation on session {id} failed unexpectedly: {e}"
+                )))
+            }
         };
         if let Err(ractor::MessagingErr::SendErr(SessionMsg::OpDone(result))) =
             me.cast(SessionMsg::OpDone(result))
         {
             tracing::warn!(session = %id, "the session actor ended before its operation finished");
             drop(result);
+            // A restarted actor serves the session now: it must see what the operation wrote.
+            if let Some(current) = svc.registry.sessions.get(&id).map(|a| a.clone()) {
+                let _ = current.cast(SessionMsg::Reload);
+            }
         }
     });
     state.track(task);
+}
+
+/// Runs one lifecycle operation to its result.
+async fn run_op(
+    svc: Arc<SessionServices>,
+    id: SessionId,
+    row: Option<SessionRow>,
+    op: Op,
+) -> OpResult {
+    match op {
+        Op::Spawn(plan) => OpResult::Spawned(match row {
+            Some(row) => ops::spawn(&svc, &row, &plan).await,
+            None => Err(CommandError::Internal(format!("session {id} vanished"))),
+        }),
+        Op::Kill(reason) => OpResult::Killed(ops::kill(&svc, &id, reason).await),
+        Op::Restore => OpResult::Restored(ops::restore(&svc, &id).await),
+        Op::Rollback => OpResult::RolledBack(ops::rollback(&svc, &id).await),
+        Op::Cleanup => OpResult::Cleanup(ops::cleanup_one(&svc, &id).await),
+        Op::Relaunch => OpResult::Relaunched(ops::relaunch(&svc, &id).await),
+        Op::BootRelaunch => OpResult::BootRelaunched(ops::relaunch_if_missing(&svc, &id).await),
+        Op::Claim {
+            pr_ref,
+            allow_takeover,
+        } => OpResult::Claimed(super::claim::claim(&svc, &id, &pr_ref, allow_takeover).await),
+    }
 }
 
 async fn command(
@@ -626,7 +677,9 @@ fn send_now(
             let _ = reply.send(Err(e));
         }
         Ok((runtime, name)) => {
+            let typing = Arc::clone(&state.typing);
             let task = tokio::spawn(async move {
+                let _typing = typing.lock().await;
                 let result = ops::deliver(runtime, name, message)
                     .await
                     .map(|()| CmdReply::Sent(Delivery::Sent));
@@ -709,8 +762,12 @@ fn spawn_delivery(
     text: String,
 ) {
     let me = myself.clone();
+    let typing = Arc::clone(&state.typing);
     let task = tokio::spawn(async move {
-        let result = ops::deliver(runtime, name, text).await;
+        let result = {
+            let _typing = typing.lock().await;
+            ops::deliver(runtime, name, text).await
+        };
         let _ = me.cast(SessionMsg::Delivered { seq, result });
     });
     state.track(task);
@@ -786,7 +843,9 @@ fn on_timer(myself: &ActorRef<SessionMsg>, state: &mut SessionState, timer: Time
                 if let Some(row) = state.row.clone() {
                     let svc = Arc::clone(&state.svc);
                     let id = state.id.clone();
+                    let typing = Arc::clone(&state.typing);
                     let task = tokio::spawn(async move {
+                        let _typing = typing.lock().await;
                         if let Err(e) =
                             ops::press_enter(&svc, row.runtime, &row.runtime_handle_id).await
                         {
@@ -1097,6 +1156,25 @@ async fn runtime_vanished(
     });
 }
 
+/// A failed spawn normally undoes itself (sessions.md §3). One that was cut short (its task
+/// panicked) leaves a live row that would never start: it is undone as boot reconcile would
+/// (§17 c), a seed deleted, anything further killed with reason `spawn_failed`.
+fn undo_cut_spawn(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
+    let Some(row) = state.row.as_ref().filter(|r| !r.is_terminated) else {
+        return;
+    };
+    if !row.runtime_handle_id.is_empty() && !row.workspace_path.is_empty() {
+        return;
+    }
+    tracing::warn!(session = %state.id, "a spawn was cut short; undoing it");
+    let undo = if row.is_seed() {
+        Op::Rollback
+    } else {
+        Op::Kill(TerminatedReason::SpawnFailed)
+    };
+    enqueue(myself, state, undo, None);
+}
+
 async fn op_done(myself: &ActorRef<SessionMsg>, state: &mut SessionState, result: OpResult) {
     let running = state.running.take();
     state.last_op_done = Instant::now();
@@ -1123,6 +1201,7 @@ async fn op_done(myself: &ActorRef<SessionMsg>, state: &mut SessionState, result
         OpResult::Spawned(r) => {
             if let Err(e) = &r {
                 tracing::warn!(session = %id, error = %e, "spawn failed");
+                undo_cut_spawn(myself, state);
             }
             reply_with(
                 reply,

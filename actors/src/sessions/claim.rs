@@ -4,7 +4,12 @@
 //!   `INVALID_PR_REF`, `PR_PROJECT_MISMATCH`, `SCM_UNAVAILABLE`, `PR_NOT_FOUND`,
 //!   `PR_FROM_FORK`, `PR_NOT_OPEN`), the facts (a GraphQL batch of one) and the review threads
 //!   (a partial window is written in merge mode), with the semantic hashes of §7. Nothing is
-//!   written; a spawn with `claimPr` runs it during validation.
+//!   written.
+//! * [`prepare_spawn`]: the GitHub part of a spawn's `claimPr` (http-api.md §7.2 step 10):
+//!   [`prepare`] against the stored project row (not the ProjectActor's copy, which may lag a
+//!   just back-filled origin), then a requested `branch` must equal the PR head ref
+//!   (`INVALID_BRANCH`). The ProjectActor runs it in a tracked task, so a slow or hanging
+//!   GitHub never blocks its mailbox.
 //! * [`claim`]: `POST /sessions/{id}/pr/claim` as a lifecycle operation of the session's
 //!   actor: preconditions 1–4 (`SESSION_NOT_FOUND`, `SESSION_TERMINATED`,
 //!   `SESSION_NOT_CLAIMABLE`, `SESSION_NO_WORKSPACE`), [`prepare`], the reducer's `claim_pr`
@@ -28,8 +33,10 @@ use ao_adapters::{Checkout, Switch};
 use ao_protocol::scm::{ScmHashes, ScmObservation, ThreadWrite};
 use ao_protocol::{ErrorCode, PrState, SessionId, SessionKind};
 use ao_store::ProjectRow;
+use serde_json::json;
 
-use super::{ClaimOutcome, SessionServices};
+use super::validate::SpawnPlan;
+use super::{ClaimOutcome, ClaimSpec, SessionServices};
 use crate::error::CommandError;
 
 /// A claim whose preconditions passed: the observation to write and the PR head ref.
@@ -183,6 +190,28 @@ pub(crate) async fn prepare(
         },
         allow_takeover,
     })
+}
+
+/// Completes a validated spawn `plan` with its `claimPr` (see the module docs).
+pub(crate) async fn prepare_spawn(
+    svc: &SessionServices,
+    mut plan: SpawnPlan,
+    spec: ClaimSpec,
+) -> Result<SpawnPlan, CommandError> {
+    let fresh = resolvable(svc.project(&plan.project.id).await?)?;
+    let prepared = prepare(svc, &fresh, &spec.pr_ref, spec.allow_takeover).await?;
+    let head = prepared.head_ref();
+    if let Some(b) = plan.branch.as_deref().filter(|b| *b != head) {
+        return Err(CommandError::rejected_with(
+            ErrorCode::InvalidBranch,
+            format!("branch {b:?} differs from the claimed PR's head ref {head:?}"),
+            json!({ "branch": b, "headRef": head }),
+        ));
+    }
+    plan.branch = Some(head.to_owned());
+    plan.project = fresh;
+    plan.claim = Some(prepared);
+    Ok(plan)
 }
 
 /// The GitHub client, or `SCM_UNAVAILABLE`.

@@ -38,7 +38,7 @@ use super::naming::{
     EnvFacts, PromptFacts, default_branch, project_default_branch, session_env, session_prefix,
     system_prompt, worktree_path,
 };
-use super::validate::{SpawnPlan, agent_or_unsupported, project_config, resolve_binary, role_of};
+use super::validate::{SpawnPlan, project_config, resolve_binary, role_of};
 use super::{
     CleanupResult, REASON_DIRTY, REASON_RUNTIME_FAILED, REASON_TEARDOWN_FAILED, RollbackOutcome,
     SessionServices,
@@ -257,7 +257,7 @@ async fn uninstall_hooks_of(
     project: Option<&ProjectRow>,
     worktree: &Path,
 ) {
-    let Some(agent) = row.harness_kind().and_then(ao_adapters::agent::agent_for) else {
+    let Some(agent) = row.harness_kind().map(ao_adapters::agent::agent_for) else {
         return;
     };
     if !worktree.is_dir() {
@@ -779,7 +779,7 @@ fn launch_mode(
 /// Whether a vanished runtime can be relaunched in place (§13.2).
 pub(crate) fn can_relaunch(row: &SessionRow) -> bool {
     row.harness_kind()
-        .and_then(ao_adapters::agent::agent_for)
+        .map(ao_adapters::agent::agent_for)
         .is_some_and(|agent| launch_mode(agent, row, false).is_some())
 }
 
@@ -928,7 +928,7 @@ pub(crate) async fn restore(
             format!("unknown harness {:?}", row.harness),
         )
     })?;
-    let agent = agent_or_unsupported(harness)?;
+    let agent = ao_adapters::agent::agent_for(harness);
     // 2. Launch mode.
     let mode = launch_mode(agent, &row, true).ok_or_else(|| {
         CommandError::rejected(
@@ -964,7 +964,7 @@ pub(crate) async fn relaunch(
     if row.is_terminated {
         return Ok(None);
     }
-    let agent = row.harness_kind().and_then(ao_adapters::agent::agent_for);
+    let agent = row.harness_kind().map(ao_adapters::agent::agent_for);
     let mode = agent.and_then(|a| launch_mode(a, &row, false));
     let (Some(agent), Some(mode)) = (agent, mode) else {
         svc.reducer

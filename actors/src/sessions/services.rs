@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ao_adapters::agent::BinaryResolver;
 use ao_adapters::scm::{ClientOptions, GithubClient};
-use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace};
+use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace, Zellij};
 use ao_protocol::{ProjectId, RuntimeKind, SessionId};
 use ao_store::{PrDetail, ProjectRow, ReadPool, SessionRow, StoreError};
 
@@ -63,7 +63,8 @@ impl SessionServices {
         let runtimes = if cfg.runtimes.is_empty() {
             let tmux: Arc<dyn Runtime> =
                 Arc::new(Tmux::new(&cfg.tmux_socket, &cfg.home, &cfg.data_dir));
-            vec![tmux]
+            let zellij: Arc<dyn Runtime> = Arc::new(Zellij::new(&cfg.home, &cfg.data_dir));
+            vec![tmux, zellij]
         } else {
             cfg.runtimes.clone()
         };
@@ -85,7 +86,10 @@ impl SessionServices {
             GithubClient::new(
                 setup.config.clone(),
                 Arc::clone(&setup.tokens),
-                ClientOptions::default(),
+                ClientOptions {
+                    timeout: cfg.scm_timings.request_timeout,
+                    ..ClientOptions::default()
+                },
             )
             .map_err(|e| e.to_string())
         });
@@ -117,7 +121,8 @@ impl SessionServices {
         self.runtimes.iter().find(|r| r.kind() == kind).cloned()
     }
 
-    /// The runtime adapter of `kind`, or `RUNTIME_ERROR` ("not supported yet").
+    /// The runtime adapter of `kind`, or `RUNTIME_ERROR` when the tree was built without one
+    /// (a test tree given only some runtimes).
     pub(crate) fn runtime_or_err(
         &self,
         kind: RuntimeKind,
@@ -125,7 +130,7 @@ impl SessionServices {
         self.runtime(kind).ok_or_else(|| {
             CommandError::rejected(
                 ao_protocol::ErrorCode::RuntimeError,
-                format!("runtime {kind} is not supported yet"),
+                format!("runtime {kind} is not available in this daemon"),
             )
         })
     }

@@ -354,11 +354,11 @@ async fn validation_codes_come_before_any_write() {
         code_of(fx.tree.sessions.spawn(c).await).0,
         ErrorCode::AgentRequired
     );
+    // Every harness has an adapter: grok gets as far as the binary lookup.
     let mut c = cmd_spawn("demo", "sleep 30");
     c.harness = Some(Harness::Grok);
     let e = fx.tree.sessions.spawn(c).await.expect_err("refused");
-    assert_eq!(e.code(), ErrorCode::UnknownHarness);
-    assert_eq!(e.to_string(), "harness grok is not supported yet");
+    assert_eq!(e.code(), ErrorCode::AgentBinaryNotFound, "{e}");
     let mut c = cmd_spawn("demo", "");
     c.command = None;
     assert_eq!(
@@ -902,6 +902,60 @@ async fn hook_less_sessions_get_messages_at_enqueue() {
 }
 
 #[tokio::test]
+async fn concurrent_deliveries_to_one_session_never_interleave() {
+    let fx = start().await;
+    fx.project("demo", json!({})).await;
+    let id = fx
+        .tree
+        .sessions
+        .spawn(cmd_spawn(
+            "demo",
+            "while IFS= read -r line; do echo \"got:$line\"; done",
+        ))
+        .await
+        .expect("spawn");
+    // Six immediate sends in flight at once (each is paste, 200 ms settle, Enter), plus a
+    // queued one that a hook-less session delivers at enqueue.
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let s = fx.tree.sessions.clone();
+        let id = id.clone();
+        sends.spawn(async move { s.send(id, format!("message-{i}"), false).await });
+    }
+    let queued = fx
+        .tree
+        .sessions
+        .send(id.clone(), "message-q".into(), true)
+        .await
+        .expect("queued");
+    assert_eq!(queued, Delivery::Queued);
+    while let Some(r) = sends.join_next().await {
+        assert_eq!(r.expect("join").expect("send"), Delivery::Sent);
+    }
+    let wanted: Vec<String> = (0..6)
+        .map(|i| format!("got:message-{i}"))
+        .chain(["got:message-q".to_string()])
+        .collect();
+    let screen = eventually("every message on its own line", || async {
+        let screen = fx.capture(id.as_str()).await;
+        wanted
+            .iter()
+            .all(|w| screen.lines().any(|l| l.trim_end() == w))
+            .then_some(screen)
+    })
+    .await;
+    let mangled: Vec<&str> = screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| l.starts_with("got:") && !wanted.iter().any(|w| w == l))
+        .collect();
+    assert!(
+        mangled.is_empty(),
+        "interleaved deliveries: {mangled:?}\n{screen}"
+    );
+}
+
+#[tokio::test]
 async fn rollback_rename_and_missing_sessions() {
     let fx = start().await;
     fx.project("demo", json!({})).await;
@@ -1205,4 +1259,6 @@ async fn a_message_queued_during_the_spawn_of_a_hook_less_agent_is_delivered_aft
     fx.wait_for_pane(id.as_str(), "got:queued early").await;
 }
 
+mod faults;
 mod pr;
+mod runtimes;

@@ -2,14 +2,17 @@
 //! write, producing the [`SpawnPlan`] the SessionActor executes.
 //!
 //! Order: `AGENT_REQUIRED` (no harness in the request nor in `config.<role>.agent`),
-//! `UNKNOWN_HARNESS` (an unknown word in the config, or a harness of a later milestone:
-//! `harness <h> is not supported yet`), `COMMAND_REQUIRED` (harness `command` without a
-//! command), `AGENT_BINARY_NOT_FOUND` (looked up with the session's `PATH`),
-//! `ORCHESTRATOR_ALREADY_RUNNING`, then with `claimPr` (step 10, scm.md §11): the kind must
-//! be worker (`SESSION_NOT_CLAIMABLE`), the claim preconditions 5–12 with the PR facts
-//! fetched ([`super::claim::prepare`]), and a requested `branch` must equal the PR head ref
-//! (`INVALID_BRANCH`). A project whose runtime has no adapter in this build
-//! (zellij) is refused with `RUNTIME_ERROR` before the seed is written, too.
+//! `UNKNOWN_HARNESS` (an unknown word in the config; every harness has an adapter),
+//! `COMMAND_REQUIRED` (harness `command` without a command), `AGENT_BINARY_NOT_FOUND` (looked up
+//! with the session's `PATH`),
+//! `ORCHESTRATOR_ALREADY_RUNNING`, then with `claimPr` (step 10, scm.md §11) the kind must
+//! be worker (`SESSION_NOT_CLAIMABLE`). The rest of step 10 needs GitHub, so it is not done
+//! here but in [`super::claim::prepare_spawn`], which the ProjectActor runs in a tracked task:
+//! the claim preconditions 5–12 with the PR facts fetched, and a requested `branch` must equal
+//! the PR head ref (`INVALID_BRANCH`). The runtime is `config.runtime`, else the daemon's
+//! `AO_RUNTIME`; whether it can run (installed, recent enough) is found out at runtime create
+//! (sessions.md §3 step 8, `RUNTIME_ERROR` after rollback), as http-api.md §7.2 lists no
+//! runtime check.
 
 use std::path::PathBuf;
 
@@ -18,9 +21,9 @@ use ao_protocol::{ErrorCode, Harness, ProjectConfig, RoleConfig, RuntimeKind, Se
 use ao_store::{ProjectRow, SessionFilter};
 use serde_json::json;
 
-use super::claim::{self, PreparedClaim};
+use super::claim::PreparedClaim;
 use super::naming::session_path;
-use super::{SessionServices, SpawnCommand};
+use super::{ClaimSpec, SessionServices, SpawnCommand};
 use crate::error::CommandError;
 use crate::reducer::orchestrator_exists;
 
@@ -62,17 +65,6 @@ pub(crate) fn project_config(project: &ProjectRow) -> Result<ProjectConfig, Comm
     })
 }
 
-/// `UNKNOWN_HARNESS` for a harness without an adapter in this build.
-pub(crate) fn agent_or_unsupported(harness: Harness) -> Result<&'static dyn Agent, CommandError> {
-    agent_for(harness).ok_or_else(|| {
-        CommandError::rejected_with(
-            ErrorCode::UnknownHarness,
-            format!("harness {harness} is not supported yet"),
-            json!({ "harness": harness.as_str() }),
-        )
-    })
-}
-
 /// `AGENT_BINARY_NOT_FOUND`.
 pub(crate) fn binary_not_found(agent: &dyn Agent, harness: Harness) -> CommandError {
     CommandError::rejected_with(
@@ -98,12 +90,14 @@ pub(crate) fn resolve_binary(
         .ok_or_else(|| binary_not_found(agent, harness))
 }
 
-/// Steps 5–9 of http-api.md §7.2 for a live project.
+/// Steps 5–9 of http-api.md §7.2 for a live project, and the local part of step 10 (the kind
+/// of a claiming spawn). Returns the plan without its claim, and the `claimPr` still to be
+/// prepared against GitHub ([`super::claim::prepare_spawn`]), when there is one.
 pub(crate) async fn validate_spawn(
     svc: &SessionServices,
     project: &ProjectRow,
     cmd: SpawnCommand,
-) -> Result<SpawnPlan, CommandError> {
+) -> Result<(SpawnPlan, Option<ClaimSpec>), CommandError> {
     let config = project_config(project)?;
     let role = role_of(&config, cmd.kind);
     // 5. AGENT_REQUIRED / 6. UNKNOWN_HARNESS.
@@ -131,7 +125,7 @@ pub(crate) async fn validate_spawn(
             })?
         }
     };
-    let agent = agent_or_unsupported(harness)?;
+    let agent = agent_for(harness);
     // 7. COMMAND_REQUIRED.
     let command = if harness == Harness::Command {
         let given = cmd
@@ -156,9 +150,8 @@ pub(crate) async fn validate_spawn(
     };
     // 8. AGENT_BINARY_NOT_FOUND.
     resolve_binary(svc, &config, harness, agent)?;
-    // The runtime must exist in this build.
+    // The project's runtime, else the daemon's (fixed on the row at spawn).
     let runtime = config.runtime.unwrap_or(svc.default_runtime);
-    svc.runtime_or_err(runtime)?;
     // 9. ORCHESTRATOR_ALREADY_RUNNING.
     if cmd.kind == SessionKind::Orchestrator {
         let live = svc
@@ -172,47 +165,28 @@ pub(crate) async fn validate_spawn(
             return Err(orchestrator_exists(&existing.id));
         }
     }
-    // 10. Claim PR.
-    let mut project_row = project.clone();
-    let mut branch = cmd.branch.filter(|b| !b.is_empty());
-    let prepared = match cmd.claim {
-        None => None,
-        Some(spec) => {
-            if cmd.kind != SessionKind::Worker {
-                return Err(CommandError::rejected(
-                    ErrorCode::SessionNotClaimable,
-                    "only workers can claim a PR",
-                ));
-            }
-            // The stored row, not the ProjectActor's copy: the origin may have been
-            // backfilled since the actor started.
-            let fresh = claim::resolvable(svc.project(&project.id).await?)?;
-            let prepared = claim::prepare(svc, &fresh, &spec.pr_ref, spec.allow_takeover).await?;
-            project_row = fresh;
-            let head = prepared.head_ref();
-            if let Some(b) = branch.as_deref().filter(|b| *b != head) {
-                return Err(CommandError::rejected_with(
-                    ErrorCode::InvalidBranch,
-                    format!("branch {b:?} differs from the claimed PR's head ref {head:?}"),
-                    json!({ "branch": b, "headRef": head }),
-                ));
-            }
-            branch = Some(head.to_owned());
-            Some(prepared)
-        }
-    };
-    Ok(SpawnPlan {
-        project: project_row,
+    // 10. Claim PR: only the local check here; the GitHub part runs off the ProjectActor's
+    // mailbox ([`super::claim::prepare_spawn`]).
+    let claim = cmd.claim;
+    if claim.is_some() && cmd.kind != SessionKind::Worker {
+        return Err(CommandError::rejected(
+            ErrorCode::SessionNotClaimable,
+            "only workers can claim a PR",
+        ));
+    }
+    let plan = SpawnPlan {
+        project: project.clone(),
         config,
         kind: cmd.kind,
         harness,
         agent,
         runtime,
-        branch,
+        branch: cmd.branch.filter(|b| !b.is_empty()),
         prompt: cmd.prompt.filter(|p| !p.is_empty()),
         command,
         issue_id: cmd.issue_id.unwrap_or_default(),
         display_name: cmd.display_name.unwrap_or_default(),
-        claim: prepared,
-    })
+        claim: None,
+    };
+    Ok((plan, claim))
 }

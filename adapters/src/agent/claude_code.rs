@@ -16,14 +16,13 @@
 //! merged rather than overwritten, so anything else in it survives install and uninstall.
 
 use ao_protocol::{Harness, PermissionMode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::files::{
-    OWNER_ONLY, read_json_object, remove_file_if_exists, strip_hook_entries, write_json_if_changed,
-};
+use super::cli_agent::permission_words;
+use super::files::{OWNER_ONLY, read_json_object, remove_file_if_exists, write_json_if_changed};
+use super::hook_json::HookLayout;
 use super::{
-    Agent, AgentContext, AgentError, PromptDelivery, claude_permission_flags, claude_session_uuid,
-    hook_command, hook_prefix,
+    Agent, AgentContext, AgentError, CLAUDE_PERMISSIONS, PromptDelivery, claude_session_uuid,
 };
 use crate::runtime::BoxFuture;
 
@@ -33,8 +32,8 @@ pub const CLAUDE_SETTINGS_FILE: &str = "claude-settings.json";
 /// The key that suppresses Claude's bypass-permissions confirmation screen.
 const SKIP_BYPASS_PROMPT: &str = "skipDangerousModePermissionPrompt";
 
-/// (native event, AO event), in the order they are written.
-const EVENTS: [(&str, &str); 6] = [
+/// (native event, AO event), in the order they are written; grok reads the same layout.
+pub(crate) const CLAUDE_EVENTS: [(&str, &str); 6] = [
     ("SessionStart", "session-start"),
     ("UserPromptSubmit", "user-prompt-submit"),
     ("PostToolUse", "tool-use"),
@@ -45,6 +44,20 @@ const EVENTS: [(&str, &str); 6] = [
 
 /// Hook timeout in seconds.
 const TIMEOUT_SECS: u64 = 30;
+
+/// One matcher group without a matcher (it fires for every source, tool and notification):
+/// `{hooks:[{type:"command", command, timeout:30}]}`. Shared with grok.
+pub(crate) fn claude_group(_native: &str, command: String) -> Value {
+    json!({"hooks": [{"type": "command", "command": command, "timeout": TIMEOUT_SECS}]})
+}
+
+/// claude-code's hooks in its settings file.
+const LAYOUT: HookLayout = HookLayout {
+    harness: Harness::ClaudeCode,
+    events: &CLAUDE_EVENTS,
+    entry: claude_group,
+    version: None,
+};
 
 /// The claude-code harness.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,7 +76,7 @@ impl ClaudeCode {
             Self::settings_path(ctx).to_string_lossy().into_owned(),
         ];
         argv.extend(
-            claude_permission_flags(ctx.permissions())
+            permission_words(&CLAUDE_PERMISSIONS, ctx.permissions())
                 .iter()
                 .map(|s| (*s).to_string()),
         );
@@ -79,32 +92,7 @@ impl ClaudeCode {
     fn install(ctx: &AgentContext<'_>) -> Result<(), AgentError> {
         let path = Self::settings_path(ctx);
         let mut root = read_json_object(&path)?;
-        strip_hook_entries(&mut root, &hook_prefix(Harness::ClaudeCode));
-        let hooks = root
-            .entry("hooks")
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(hooks) = hooks else {
-            return Err(AgentError::Json {
-                path,
-                message: "key \"hooks\" is not an object; leaving it alone".into(),
-            });
-        };
-        for (native, event) in EVENTS {
-            let group = json!({"hooks": [{
-                "type": "command",
-                "command": hook_command(Harness::ClaudeCode, event),
-                "timeout": TIMEOUT_SECS,
-            }]});
-            match hooks.entry(native) {
-                serde_json::map::Entry::Vacant(v) => {
-                    v.insert(Value::Array(vec![group]));
-                }
-                serde_json::map::Entry::Occupied(mut o) => match o.get_mut() {
-                    Value::Array(groups) => groups.push(group),
-                    other => *other = Value::Array(vec![group]),
-                },
-            }
-        }
+        LAYOUT.merge(&path, &mut root)?;
         if ctx.permissions() == PermissionMode::BypassPermissions {
             root.insert(SKIP_BYPASS_PROMPT.into(), Value::Bool(true));
         } else {
@@ -120,7 +108,7 @@ impl ClaudeCode {
             return Ok(());
         }
         let mut root = read_json_object(&path)?;
-        let stripped = strip_hook_entries(&mut root, &hook_prefix(Harness::ClaudeCode));
+        let stripped = LAYOUT.strip(&mut root);
         let skipped = root.remove(SKIP_BYPASS_PROMPT).is_some();
         if root.is_empty() {
             remove_file_if_exists(&path)
@@ -135,10 +123,6 @@ impl ClaudeCode {
 impl Agent for ClaudeCode {
     fn harness(&self) -> Harness {
         Harness::ClaudeCode
-    }
-
-    fn binary_name(&self) -> &'static str {
-        "claude"
     }
 
     fn prompt_delivery(&self) -> PromptDelivery {
@@ -219,8 +203,10 @@ mod tests {
 
     #[test]
     fn events_are_the_protocol_events_of_claude_code() {
-        let ours: Vec<&str> = EVENTS.iter().map(|(_, e)| *e).collect();
-        assert_eq!(ours, ao_protocol::hooks::events_of(Harness::ClaudeCode));
+        assert_eq!(
+            LAYOUT.ao_events(),
+            ao_protocol::hooks::events_of(Harness::ClaudeCode)
+        );
     }
 
     #[test]

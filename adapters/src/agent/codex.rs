@@ -22,11 +22,8 @@ use std::path::Path;
 use ao_protocol::{Harness, PermissionMode};
 use serde_json::Value;
 
-use super::files::{
-    self, OWNER_ONLY, parse_json_object, read_optional, remove_empty_dirs, remove_file_if_exists,
-    strip_hook_entries, write_atomic,
-};
-use super::{Agent, AgentContext, AgentError, PromptDelivery, hook_command, hook_prefix};
+use super::hook_json::{HookLayout, WorktreeHookFile};
+use super::{Agent, AgentContext, AgentError, PromptDelivery, hook_command};
 use crate::runtime::BoxFuture;
 
 /// (native event, AO event) pairs passed as `-c hooks.<Event>=…`.
@@ -40,9 +37,21 @@ const EVENTS: [(&str, &str); 4] = [
 /// Codex hook timeout in seconds.
 const TIMEOUT_SECS: u64 = 5;
 
-/// The legacy hook file the uninstall cleans up.
-const LEGACY_DIR: &str = ".codex";
-const LEGACY_FILE: &str = "hooks.json";
+fn no_entry(_native: &str, _command: String) -> Value {
+    Value::Null
+}
+
+/// The legacy hook file the uninstall cleans up (nothing is ever installed into it).
+const LEGACY: WorktreeHookFile = WorktreeHookFile {
+    dir: ".codex",
+    file: "hooks.json",
+    layout: HookLayout {
+        harness: Harness::Codex,
+        events: &[],
+        entry: no_entry,
+        version: None,
+    },
+};
 
 /// A TOML string for `text` (adapters.md §5.2): literal `'…'` unless the text contains `'` or
 /// a control character, else a basic `"…"` string with `\\`, `\"`, `\b`, `\t`, `\n`, `\f`,
@@ -132,49 +141,6 @@ impl Codex {
         }
         argv
     }
-
-    async fn uninstall(ctx: &AgentContext<'_>) -> Result<(), AgentError> {
-        let rel = format!("{LEGACY_DIR}/{LEGACY_FILE}");
-        let path = ctx.worktree.join(&rel);
-        let Some(bytes) = read_optional(&path)? else {
-            files::remove_gitignore(ctx.worktree, LEGACY_DIR).await?;
-            remove_empty_dirs(ctx.worktree, LEGACY_DIR);
-            return Ok(());
-        };
-        let mut root = parse_json_object(&path, &bytes)?;
-        let stripped = strip_hook_entries(&mut root, &hook_prefix(Harness::Codex));
-        if files::is_tracked(ctx.worktree, &rel).await? {
-            let saved = files::saved_original(ctx.worktree, &rel).await?;
-            match saved {
-                Some((store, original)) => {
-                    let original_json = serde_json::from_slice::<Value>(&original).ok();
-                    let restore = if original_json == Some(Value::Object(root.clone())) {
-                        original
-                    } else {
-                        files::json_bytes(&root)
-                    };
-                    files::finish_tracked_uninstall(
-                        ctx.worktree,
-                        &rel,
-                        Some(&restore),
-                        Some(&store),
-                    )
-                    .await?;
-                }
-                None if stripped => {
-                    write_atomic(&path, &files::json_bytes(&root), OWNER_ONLY)?;
-                }
-                None => {}
-            }
-        } else if root.is_empty() {
-            remove_file_if_exists(&path)?;
-        } else if stripped {
-            write_atomic(&path, &files::json_bytes(&root), OWNER_ONLY)?;
-        }
-        files::remove_gitignore(ctx.worktree, LEGACY_DIR).await?;
-        remove_empty_dirs(ctx.worktree, LEGACY_DIR);
-        Ok(())
-    }
 }
 
 impl Agent for Codex {
@@ -182,16 +148,8 @@ impl Agent for Codex {
         Harness::Codex
     }
 
-    fn binary_name(&self) -> &'static str {
-        "codex"
-    }
-
     fn prompt_delivery(&self) -> PromptDelivery {
         PromptDelivery::InCommand
-    }
-
-    fn can_resume(&self, stored_agent_session_id: &str) -> bool {
-        !stored_agent_session_id.is_empty()
     }
 
     fn install_hooks<'a>(
@@ -206,11 +164,7 @@ impl Agent for Codex {
         &'a self,
         ctx: &'a AgentContext<'_>,
     ) -> BoxFuture<'a, Result<(), AgentError>> {
-        Box::pin(Self::uninstall(ctx))
-    }
-
-    fn pre_launch(&self, _ctx: &AgentContext<'_>) -> Result<(), AgentError> {
-        Ok(())
+        Box::pin(LEGACY.uninstall(ctx))
     }
 
     fn launch_argv(&self, ctx: &AgentContext<'_>) -> Vec<String> {
@@ -233,6 +187,7 @@ impl Agent for Codex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::files;
     use crate::agent::test_support::{Fixture, block_on_ok, git, init_repo, porcelain, strs};
     use serde_json::json;
 

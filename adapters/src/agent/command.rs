@@ -19,10 +19,6 @@ impl Agent for Command {
         Harness::Command
     }
 
-    fn binary_name(&self) -> &'static str {
-        "/bin/sh"
-    }
-
     fn prompt_delivery(&self) -> PromptDelivery {
         PromptDelivery::Env
     }
@@ -43,10 +39,6 @@ impl Agent for Command {
         _ctx: &'a AgentContext<'_>,
     ) -> BoxFuture<'a, Result<(), AgentError>> {
         Box::pin(async { Ok(()) })
-    }
-
-    fn pre_launch(&self, _ctx: &AgentContext<'_>) -> Result<(), AgentError> {
-        Ok(())
     }
 
     fn launch_argv(&self, ctx: &AgentContext<'_>) -> Vec<String> {

@@ -5,13 +5,14 @@
 //!   removed on failure.
 //! * [`read_json_object`] / [`write_json_if_changed`]: a missing file reads as `{}`; anything
 //!   but a JSON object is an error (the file is never clobbered).
-//! * [`strip_hook_entries`]: removes every hook entry whose `command` starts with AO's prefix,
-//!   in Claude's matcher-group layout (`{hooks:{Event:[{hooks:[{command}]}]}}`) and in the flat
-//!   layout (`{hooks:{Event:[{command}]}}`); containers left empty by the removal are dropped.
+//! * [`strip_hook_entries`]: removes every hook entry whose command (`command`, or copilot's
+//!   `bash`/`powershell`) starts with AO's prefix, in Claude's matcher-group layout
+//!   (`{hooks:{Event:[{hooks:[{command}]}]}}`) and in the flat layout
+//!   (`{hooks:{Event:[{command}]}}`); containers left empty by the removal are dropped.
 //! * [`ensure_gitignore`] / [`remove_gitignore`]: AO's `.gitignore` (first line
 //!   [`GITIGNORE_MARKER`]); a `.gitignore` without that line is never touched.
 //! * Tracked targets: [`is_tracked`], [`save_original`], [`skip_worktree`],
-//!   [`restore_original`] (`<git-dir>/ao/hook-originals/<rel>`).
+//!   [`saved_original`], [`finish_tracked_uninstall`] (`<git-dir>/ao/hook-originals/<rel>`).
 //!
 //! Invariant: nothing here writes a file that is not AO's, except restoring a user's original
 //! bytes exactly.
@@ -131,14 +132,21 @@ pub(crate) fn write_json_if_changed(
     Ok(true)
 }
 
+/// The keys that hold an entry's shell command: `command` (Claude, codex, qwen, cursor) and
+/// copilot's per-shell `bash` / `powershell`.
+const COMMAND_KEYS: [&str; 3] = ["command", "bash", "powershell"];
+
 fn is_ao_entry(entry: &Value, prefix: &str) -> bool {
-    entry
-        .get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|c| c.starts_with(prefix))
+    COMMAND_KEYS.iter().any(|k| {
+        entry
+            .get(*k)
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.starts_with(prefix))
+    })
 }
 
-/// Removes every hook entry whose `command` starts with `prefix` from `root["hooks"]`.
+/// Removes every hook entry whose command (`command`, `bash` or `powershell`) starts with
+/// `prefix` from `root["hooks"]`.
 /// Matcher groups, event arrays and the `hooks` object that become empty through the removal
 /// are dropped; containers that were already empty are kept. Returns whether anything changed.
 pub(crate) fn strip_hook_entries(root: &mut Map<String, Value>, prefix: &str) -> bool {

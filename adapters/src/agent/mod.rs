@@ -2,9 +2,10 @@
 //! (adapters.md §5–7, sessions.md §1, §10–11).
 //!
 //! Main types:
-//! * [`Agent`]: the object-safe port, one zero-sized implementation per harness, obtained with
-//!   [`agent_for`]: [`ClaudeCode`], [`Codex`], [`Opencode`] and [`Command`]. The other harnesses
-//!   (grok, cursor, qwen, copilot, kimi) are a later milestone: [`agent_for`] returns `None`.
+//! * [`Agent`]: the object-safe port, one `&'static` implementation per harness, obtained with
+//!   [`agent_for`]: [`ClaudeCode`], [`Codex`], [`Opencode`] and [`Command`] have code of their
+//!   own; grok, cursor, qwen, copilot and kimi are data (a `CliAgent` constant each: fixed
+//!   words, permission/model/prompt/resume flags, JSON hook file) run by one implementation.
 //! * [`AgentContext`]: everything an adapter needs about one session (borrowed, built by the
 //!   session actor for each spawn/restore/kill).
 //! * [`PromptDelivery`]: how the first prompt reaches the agent (§5.3).
@@ -14,9 +15,12 @@
 //!
 //! Pure helpers: [`claude_session_uuid`] (UUIDv5 of the session id), [`prefixed_prompt`] (the
 //! system-prompt fallback of §5.2), [`merged_agent_config`] (§5.1), [`hook_command`].
+//! JSON hook files are merged by one shared implementation (`hook_json`); every adapter passes
+//! the same conformance suite (`conformance`, tests only).
 //!
 //! Invariants:
-//! * `launch_argv`/`restore_argv` are pure: argv\[0\] is the resolved binary, and every other
+//! * `launch_argv`/`restore_argv` are pure (grok and kimi only log a warning when a model is
+//!   configured, which they cannot pass): argv\[0\] is the resolved binary, and every other
 //!   word is passed as one argv element (no shell except the `command` harness's `/bin/sh -c`).
 //! * Hook commands are exactly `ao hooks <harness> <event>` with the AO event names of
 //!   [`ao_protocol::hooks::events_of`].
@@ -26,10 +30,17 @@
 
 mod claude_code;
 mod claude_state;
+mod cli_agent;
 mod codex;
 mod command;
+mod copilot;
+mod cursor;
 mod files;
+mod grok;
+mod hook_json;
+mod kimi;
 mod opencode;
+mod qwen;
 mod resolve;
 
 use std::collections::BTreeMap;
@@ -47,7 +58,7 @@ pub use codex::{Codex, toml_string};
 pub use command::Command;
 pub use files::GITIGNORE_MARKER;
 pub use opencode::{OPENCODE_PLUGIN_REL, OPENCODE_PLUGIN_SENTINEL, Opencode};
-pub use resolve::{BinaryResolver, SYSTEM_BIN_DIRS, binary_name};
+pub use resolve::{BinaryResolver, SYSTEM_BIN_DIRS};
 
 /// The fixed namespace of Claude's native session ids (sessions.md §1).
 pub const CLAUDE_UUID_NAMESPACE: [u8; 16] = [
@@ -159,15 +170,19 @@ pub trait Agent: Send + Sync {
     fn harness(&self) -> Harness;
 
     /// The binary looked up by [`BinaryResolver`] (`/bin/sh` for `command`).
-    fn binary_name(&self) -> &'static str;
+    fn binary_name(&self) -> &'static str {
+        self.harness().binary_name()
+    }
 
     /// How the first prompt is delivered.
     fn prompt_delivery(&self) -> PromptDelivery;
 
     /// Whether a restore can resume the agent's conversation given the stored
-    /// `agent_session_id` (claude-code: always, its id is derived; codex/opencode: a non-empty
-    /// id; command: never, a restore relaunches the command).
-    fn can_resume(&self, stored_agent_session_id: &str) -> bool;
+    /// `agent_session_id` (claude-code: always, its id is derived; command: never, a restore
+    /// relaunches the command; every other harness: a non-empty id, the default).
+    fn can_resume(&self, stored_agent_session_id: &str) -> bool {
+        !stored_agent_session_id.is_empty()
+    }
 
     /// Writes AO's hook configuration (adapters.md §5.4, §7). Idempotent; never dirties the
     /// worktree.
@@ -183,8 +198,10 @@ pub trait Agent: Send + Sync {
     ) -> BoxFuture<'a, Result<(), AgentError>>;
 
     /// The step run right before launch and restore (claude-code: the trust entry of
-    /// adapters.md §6.1; a no-op elsewhere). Blocking file I/O on small files only.
-    fn pre_launch(&self, ctx: &AgentContext<'_>) -> Result<(), AgentError>;
+    /// adapters.md §6.1; a no-op elsewhere, the default). Blocking file I/O on small files only.
+    fn pre_launch(&self, _ctx: &AgentContext<'_>) -> Result<(), AgentError> {
+        Ok(())
+    }
 
     /// The argv that starts a new agent conversation (adapters.md §6).
     fn launch_argv(&self, ctx: &AgentContext<'_>) -> Vec<String>;
@@ -196,17 +213,25 @@ pub trait Agent: Send + Sync {
 static CLAUDE_CODE: ClaudeCode = ClaudeCode;
 static CODEX: Codex = Codex;
 static OPENCODE: Opencode = Opencode;
+static GROK: cli_agent::CliAgent = grok::GROK;
+static CURSOR: cli_agent::CliAgent = cursor::CURSOR;
+static QWEN: cli_agent::CliAgent = qwen::QWEN;
+static COPILOT: cli_agent::CliAgent = copilot::COPILOT;
+static KIMI: cli_agent::CliAgent = kimi::KIMI;
 static COMMAND: Command = Command;
 
-/// The adapter of a harness; `None` for the harnesses of a later milestone (grok, cursor,
-/// qwen, copilot, kimi), which the API rejects with `UNKNOWN_HARNESS`.
-pub fn agent_for(harness: Harness) -> Option<&'static dyn Agent> {
+/// The adapter of a harness (every harness has one).
+pub fn agent_for(harness: Harness) -> &'static dyn Agent {
     match harness {
-        Harness::ClaudeCode => Some(&CLAUDE_CODE),
-        Harness::Codex => Some(&CODEX),
-        Harness::Opencode => Some(&OPENCODE),
-        Harness::Command => Some(&COMMAND),
-        Harness::Grok | Harness::Cursor | Harness::Qwen | Harness::Copilot | Harness::Kimi => None,
+        Harness::ClaudeCode => &CLAUDE_CODE,
+        Harness::Codex => &CODEX,
+        Harness::Opencode => &OPENCODE,
+        Harness::Grok => &GROK,
+        Harness::Cursor => &CURSOR,
+        Harness::Qwen => &QWEN,
+        Harness::Copilot => &COPILOT,
+        Harness::Kimi => &KIMI,
+        Harness::Command => &COMMAND,
     }
 }
 
@@ -278,16 +303,28 @@ pub fn merged_agent_config(
     }
 }
 
-/// claude-code's `--permission-mode` flags; no flag for `default`.
-pub(crate) fn claude_permission_flags(mode: PermissionMode) -> &'static [&'static str] {
-    match mode {
-        PermissionMode::Default => &[],
-        PermissionMode::AcceptEdits => &["--permission-mode", "acceptEdits"],
-        PermissionMode::Auto => &["--permission-mode", "auto"],
-        PermissionMode::BypassPermissions => &["--permission-mode", "bypassPermissions"],
+/// adapters.md §5.1: a model the harness cannot pass is ignored with a warning.
+pub(crate) fn warn_model_ignored(ctx: &AgentContext<'_>, harness: Harness) {
+    if let Some(model) = ctx.model() {
+        tracing::warn!(
+            session = %ctx.session_id,
+            harness = %harness,
+            model,
+            "{harness} takes no model flag; the configured model is ignored"
+        );
     }
 }
 
+/// claude-code's (and grok's) `--permission-mode` flags for `accept-edits`, `auto` and
+/// `bypass-permissions`.
+pub(crate) const CLAUDE_PERMISSIONS: cli_agent::PermissionFlags = [
+    &["--permission-mode", "acceptEdits"],
+    &["--permission-mode", "auto"],
+    &["--permission-mode", "bypassPermissions"],
+];
+
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -324,37 +361,12 @@ mod tests {
     }
 
     #[test]
-    fn agent_for_covers_this_milestone_only() {
+    fn agent_for_covers_every_harness() {
         for h in Harness::ALL {
             let agent = agent_for(*h);
-            match h {
-                Harness::ClaudeCode | Harness::Codex | Harness::Opencode | Harness::Command => {
-                    let agent = agent.expect("supported");
-                    assert_eq!(agent.harness(), *h);
-                    assert_eq!(agent.binary_name(), binary_name(*h));
-                }
-                _ => assert!(agent.is_none(), "{h} is a later milestone"),
-            }
+            assert_eq!(agent.harness(), *h);
+            assert_eq!(agent.binary_name(), h.binary_name());
         }
-    }
-
-    #[test]
-    fn prompt_delivery_and_resume_rules() {
-        let claude = agent_for(Harness::ClaudeCode).expect("supported");
-        let codex = agent_for(Harness::Codex).expect("supported");
-        let opencode = agent_for(Harness::Opencode).expect("supported");
-        let command = agent_for(Harness::Command).expect("supported");
-        assert_eq!(claude.prompt_delivery(), PromptDelivery::InCommand);
-        assert_eq!(codex.prompt_delivery(), PromptDelivery::InCommand);
-        assert_eq!(opencode.prompt_delivery(), PromptDelivery::InCommand);
-        assert_eq!(command.prompt_delivery(), PromptDelivery::Env);
-        assert!(claude.can_resume(""));
-        assert!(claude.can_resume("abc"));
-        assert!(!codex.can_resume(""));
-        assert!(codex.can_resume("abc"));
-        assert!(!opencode.can_resume(""));
-        assert!(opencode.can_resume("ses_1"));
-        assert!(!command.can_resume("abc"));
     }
 
     #[test]

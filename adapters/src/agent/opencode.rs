@@ -115,16 +115,8 @@ impl Agent for Opencode {
         Harness::Opencode
     }
 
-    fn binary_name(&self) -> &'static str {
-        "opencode"
-    }
-
     fn prompt_delivery(&self) -> PromptDelivery {
         PromptDelivery::InCommand
-    }
-
-    fn can_resume(&self, stored_agent_session_id: &str) -> bool {
-        !stored_agent_session_id.is_empty()
     }
 
     fn install_hooks<'a>(
@@ -139,10 +131,6 @@ impl Agent for Opencode {
         ctx: &'a AgentContext<'_>,
     ) -> BoxFuture<'a, Result<(), AgentError>> {
         Box::pin(Self::uninstall(ctx))
-    }
-
-    fn pre_launch(&self, _ctx: &AgentContext<'_>) -> Result<(), AgentError> {
-        Ok(())
     }
 
     fn launch_argv(&self, ctx: &AgentContext<'_>) -> Vec<String> {

@@ -1,9 +1,10 @@
 //! Agent binary resolution (adapters.md §5.4, §6).
 //!
-//! [`BinaryResolver::resolve`] looks the harness's binary ([`binary_name`]) up on the given
-//! `PATH` first, then in [`SYSTEM_BIN_DIRS`], then in `~/.local/bin`, `~/.npm-global/bin`,
-//! `~/.npm/bin`, `~/.cargo/bin`, then in the harness's extra directory (`~/.claude/local`,
-//! `~/.opencode/bin`, `~/.grok/bin`, `~/.copilot/bin`). `command` resolves to `/bin/sh`.
+//! [`BinaryResolver::resolve`] looks the harness's binary ([`Harness::binary_name`]) up on the
+//! given `PATH` first, then in [`SYSTEM_BIN_DIRS`], then in `~/.local/bin`, `~/.npm-global/bin`,
+//! `~/.npm/bin`, `~/.cargo/bin`, then in the harness's own directory
+//! ([`Harness::home_bin_dir`]: `~/.claude/local`, `~/.opencode/bin`, `~/.grok/bin`,
+//! `~/.copilot/bin`). `command` resolves to `/bin/sh`.
 //!
 //! Invariants:
 //! * A hit is an existing regular file with an execute bit, returned as found (symlinks are not
@@ -25,32 +26,6 @@ pub const SYSTEM_BIN_DIRS: [&str; 2] = ["/usr/local/bin", "/opt/homebrew/bin"];
 
 /// Directories under `$HOME` searched after the system ones, for every harness.
 const HOME_BIN_DIRS: [&str; 4] = [".local/bin", ".npm-global/bin", ".npm/bin", ".cargo/bin"];
-
-/// The binary a harness runs (`/bin/sh` for `command`).
-pub const fn binary_name(harness: Harness) -> &'static str {
-    match harness {
-        Harness::ClaudeCode => "claude",
-        Harness::Codex => "codex",
-        Harness::Opencode => "opencode",
-        Harness::Grok => "grok",
-        Harness::Cursor => "cursor-agent",
-        Harness::Qwen => "qwen",
-        Harness::Copilot => "copilot",
-        Harness::Kimi => "kimi",
-        Harness::Command => "/bin/sh",
-    }
-}
-
-/// The harness's extra directory under `$HOME` (adapters.md §6).
-const fn extra_dir(harness: Harness) -> Option<&'static str> {
-    match harness {
-        Harness::ClaudeCode => Some(".claude/local"),
-        Harness::Opencode => Some(".opencode/bin"),
-        Harness::Grok => Some(".grok/bin"),
-        Harness::Copilot => Some(".copilot/bin"),
-        _ => None,
-    }
-}
 
 fn is_executable_file(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -91,7 +66,7 @@ impl BinaryResolver {
         dirs.extend(self.system_dirs.iter().cloned());
         if let Some(home) = &self.home {
             dirs.extend(HOME_BIN_DIRS.iter().map(|d| home.join(d)));
-            if let Some(extra) = extra_dir(harness) {
+            if let Some(extra) = harness.home_bin_dir() {
                 dirs.push(home.join(extra));
             }
         }
@@ -100,7 +75,7 @@ impl BinaryResolver {
 
     /// The binary of `harness`, or `None` (→ `AGENT_BINARY_NOT_FOUND`).
     pub fn resolve(&self, harness: Harness, path_env: &str) -> Option<PathBuf> {
-        let name = binary_name(harness);
+        let name = harness.binary_name();
         if name.starts_with('/') {
             let path = PathBuf::from(name);
             return is_executable_file(&path).then_some(path);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use ao_protocol::{AgentConfig, SessionId, SessionKind};
+use ao_protocol::{AgentConfig, PermissionMode, SessionId, SessionKind};
 
 use super::{AgentContext, AgentError};
 use crate::git::git_cmd;
@@ -50,6 +50,17 @@ impl Fixture {
             command: None,
             env: BTreeMap::new(),
         }
+    }
+
+    /// A fixture with every option set: permission `mode`, model `m-1`, system prompt `S`,
+    /// user prompt `P`.
+    pub fn with_everything(binary: &str, mode: PermissionMode) -> Self {
+        let mut f = Self::new(binary);
+        f.config.permissions = Some(mode);
+        f.config.model = Some("m-1".into());
+        f.system_prompt = "S".into();
+        f.prompt = Some("P".into());
+        f
     }
 
     pub fn ctx(&self) -> AgentContext<'_> {

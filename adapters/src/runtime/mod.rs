@@ -6,8 +6,9 @@
 //! the multiplexer and in `<AO_DATA_DIR>/sessions/<id>/exit-status` ([`exit_status_path`]).
 //!
 //! Main types:
-//! * [`Runtime`]: the object-safe port (`Arc<dyn Runtime>`), implemented by [`Tmux`]; zellij
-//!   will be the second implementation. Async methods return a [`BoxFuture`].
+//! * [`Runtime`]: the object-safe port (`Arc<dyn Runtime>`), implemented by [`Tmux`] and
+//!   [`Zellij`]. Async methods return a [`BoxFuture`]. Both pass the same runtime conformance
+//!   suite (`conformance`, tests only).
 //! * [`CreateSpec`] / [`LaunchSpec`]: what to start, where, with which argv and environment.
 //! * [`ProbeTarget`] → [`Probe`]: the Reaper's classification `alive | exited(code) | missing |
 //!   unknown` (sessions.md §14). A failed probe is [`Probe::Unknown`], never death.
@@ -23,7 +24,10 @@
 //! * Text sent to an agent never contains control characters other than `\n` and `\t`, so a
 //!   bracketed paste cannot be ended early.
 
+#[cfg(test)]
+mod conformance;
 pub mod tmux;
+pub mod zellij;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -33,9 +37,10 @@ use std::pin::Pin;
 use ao_protocol::{ErrorCode, RuntimeKind, SessionId};
 use sha2::{Digest, Sha256};
 
-use crate::process::ProcessError;
+use crate::process::{Cmd, Output, ProcessError};
 
 pub use tmux::Tmux;
+pub use zellij::Zellij;
 
 /// A boxed, `Send` future borrowing from its receiver: what the object-safe ports return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -126,6 +131,15 @@ pub enum RuntimeError {
     /// A file the runtime manages could not be written.
     #[error("{}: {message}", .path.display())]
     Io { path: PathBuf, message: String },
+    /// The installed multiplexer cannot be used (too old, or its version is unreadable).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The session runs but has no agent pane (zellij: no terminal pane titled `agent`).
+    #[error("runtime session {name} has no agent pane")]
+    NoAgentPane { name: String },
+    /// The multiplexer answered something AO cannot use.
+    #[error("{0}")]
+    Unexpected(String),
     /// A multiplexer command failed, timed out, or is not installed.
     #[error(transparent)]
     Command(#[from] ProcessError),
@@ -315,6 +329,41 @@ pub fn launch_string(
     parts.push(format!("printf '%s' \"$s\" > {}", shell_quote(status_file)));
     parts.push("exit \"$s\"".into());
     Ok(parts.join("; "))
+}
+
+/// Makes sure the exit-status file can be written and holds no status of an earlier run.
+pub(crate) fn prepare_status_file(path: &Path) -> Result<(), RuntimeError> {
+    let io = |p: &Path, e: std::io::Error| RuntimeError::Io {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+/// The error of a multiplexer command that ran and exited unsuccessfully.
+pub(crate) fn command_failed(cmd: &Cmd, out: &Output) -> ProcessError {
+    ProcessError::Failed {
+        program: cmd.program.clone(),
+        argv: cmd.argv_lossy(),
+        status: out.status,
+        stderr_tail: crate::process::tail(&out.stderr, crate::process::STDERR_TAIL).to_string(),
+    }
+}
+
+/// The lines of `screen` without its trailing blank lines.
+pub(crate) fn trimmed_lines(screen: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = screen.lines().collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines
 }
 
 /// Send sanitising (http-api.md §7.3): `\r\n` and lone `\r` become `\n`, every other control

@@ -21,10 +21,10 @@ use ao_protocol::{EnvConfig, RuntimeKind};
 
 use super::{
     AttachSpec, BoxFuture, CreateSpec, EARLY_EXIT_TAIL_LINES, EARLY_EXIT_WAIT, PASTE_SETTLE, Probe,
-    ProbeTarget, Runtime, RuntimeError, TaggedSession, exit_status_path, launch_string,
-    read_exit_status, sanitize_for_terminal,
+    ProbeTarget, Runtime, RuntimeError, TaggedSession, command_failed, exit_status_path,
+    launch_string, prepare_status_file, read_exit_status, sanitize_for_terminal,
 };
-use crate::process::{self, Cmd, Output, ProcessError};
+use crate::process::{self, Cmd};
 
 /// The timeout of every tmux call (adapters.md §1).
 pub const TMUX_TIMEOUT: Duration = Duration::from_secs(5);
@@ -144,7 +144,7 @@ impl Tmux {
         } else if server_gone(&out.stderr) {
             Ok(false)
         } else {
-            Err(failed(&cmd, &out).into())
+            Err(command_failed(&cmd, &out).into())
         }
     }
 
@@ -155,7 +155,21 @@ impl Tmux {
         let launch = launch_string(&spec.launch.env, &spec.launch.argv, &status_file)?;
         prepare_status_file(&status_file)?;
 
-        let new_session = self
+        let target = format!("={}:", spec.name);
+        let home = self.home_tag();
+        let options = [
+            ("status", "off"),
+            ("mouse", "on"),
+            ("remain-on-exit", "on"),
+            ("@ao_session", spec.session_id.as_str()),
+            ("@ao_home", home.as_str()),
+        ];
+        // The session and its five options in ONE tmux invocation (commands separated by a
+        // lone `;` argument): a session never exists without its `@ao_home` tag, even when
+        // the daemon is killed right after starting this client (which still runs to the
+        // end), so boot reconcile always recognises an unrecorded one as an orphan. tmux skips
+        // the rest of the sequence after a failing command.
+        let mut cmd = self
             .cmd()
             .args([
                 "new-session",
@@ -170,31 +184,21 @@ impl Tmux {
             ])
             .arg(&spec.cwd)
             .args(["--", "/bin/sh", "-c", &launch]);
-        process::run(&new_session).await?;
-
-        let target = format!("={}:", spec.name);
-        let home = self.home_tag();
-        let options = [
-            ("status", "off"),
-            ("mouse", "on"),
-            ("remain-on-exit", "on"),
-            ("@ao_session", spec.session_id.as_str()),
-            ("@ao_home", home.as_str()),
-        ];
-        // All five options in one tmux invocation (commands separated by a lone `;`
-        // argument): one process instead of five on every spawn.
-        let mut cmd = self.cmd();
-        for (i, (option, value)) in options.into_iter().enumerate() {
-            if i > 0 {
-                cmd = cmd.arg(";");
-            }
-            cmd = cmd.args(["set-option", "-t", &target, option, value]);
+        for (option, value) in options {
+            cmd = cmd
+                .arg(";")
+                .args(["set-option", "-t", &target, option, value]);
         }
-        if let Err(e) = process::run(&cmd).await {
-            if let Err(cleanup) = self.destroy(&spec.name).await {
+        let out = process::run_unchecked(&cmd).await?;
+        if !out.success() {
+            // A duplicate name is a session this call did not create: leave it alone.
+            // Otherwise the session may exist without all of its options: remove it.
+            if !out.stderr.contains("duplicate session")
+                && let Err(cleanup) = self.destroy(&spec.name).await
+            {
                 tracing::warn!(name = %spec.name, error = %cleanup, "cannot destroy a half-created tmux session");
             }
-            return Err(e.into());
+            return Err(command_failed(&cmd, &out).into());
         }
 
         tokio::time::sleep(EARLY_EXIT_WAIT).await;
@@ -302,7 +306,7 @@ impl Tmux {
         if out.success() || server_gone(&out.stderr) || no_session(&out.stderr) {
             Ok(())
         } else {
-            Err(failed(&cmd, &out).into())
+            Err(command_failed(&cmd, &out).into())
         }
     }
 
@@ -389,7 +393,7 @@ impl Tmux {
             if server_gone(&out.stderr) {
                 return Ok(Vec::new());
             }
-            return Err(failed(&cmd, &out).into());
+            return Err(command_failed(&cmd, &out).into());
         }
         let home = self.home_tag();
         Ok(out
@@ -559,31 +563,6 @@ fn no_session(stderr: &str) -> bool {
         || stderr.contains("can't find window")
         || stderr.contains("no such session")
         || stderr.contains("no current target")
-}
-
-fn failed(cmd: &Cmd, out: &Output) -> ProcessError {
-    ProcessError::Failed {
-        program: cmd.program.clone(),
-        argv: cmd.argv_lossy(),
-        status: out.status,
-        stderr_tail: process::tail(&out.stderr, process::STDERR_TAIL).to_string(),
-    }
-}
-
-/// Makes sure the exit-status file can be written and holds no status of an earlier run.
-fn prepare_status_file(path: &Path) -> Result<(), RuntimeError> {
-    let io = |p: &Path, e: std::io::Error| RuntimeError::Io {
-        path: p.to_path_buf(),
-        message: e.to_string(),
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    }
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io(path, e)),
-    }
 }
 
 #[cfg(test)]

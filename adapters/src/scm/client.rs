@@ -553,6 +553,7 @@ impl GithubClient {
 
     /// Sends with the token, feeds the rate sink, and classifies non-2xx answers.
     async fn send(&self, req: RequestBuilder, bucket: RateBucket) -> Result<Response, ScmError> {
+        injected_fault(&req).await?;
         let token = match self.inner.tokens.token().await {
             Ok(Some(t)) => t,
             Ok(None) => return Err(ScmError::NoToken),
@@ -593,6 +594,40 @@ impl GithubClient {
         }
         Err(err)
     }
+}
+
+/// Fault-injection point `github.send` (`fault-injection` feature only, see
+/// `ao_protocol::faults`; subject: the request URL): `Hang` blocks for the client's 30 s
+/// timeout (or the fault's) and then fails as a timed-out request does; `Busy` and `Io` fail as
+/// a broken connection does (all [`ScmError::Transient`]); `Panic` panics in the caller.
+#[cfg(feature = "fault-injection")]
+async fn injected_fault(req: &RequestBuilder) -> Result<(), ScmError> {
+    use ao_protocol::faults::{self, Fault, point};
+    let url = req
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map(|r| r.url().to_string())
+        .unwrap_or_default();
+    match faults::fire(point::GITHUB_SEND, &url) {
+        None => Ok(()),
+        Some(Fault::Hang { timeout }) => {
+            tokio::time::sleep(timeout.unwrap_or(ClientOptions::default().timeout)).await;
+            Err(ScmError::Transient(format!(
+                "timed out: error sending request for url ({url}) (injected hang)"
+            )))
+        }
+        Some(Fault::Busy | Fault::Io) => Err(ScmError::Transient(format!(
+            "error sending request for url ({url}): injected I/O error"
+        ))),
+        Some(Fault::Panic) => panic!("injected panic sending {url}"),
+    }
+}
+
+/// Without the `fault-injection` feature the point does nothing.
+#[cfg(not(feature = "fault-injection"))]
+#[allow(clippy::unused_async)]
+async fn injected_fault(_: &RequestBuilder) -> Result<(), ScmError> {
+    Ok(())
 }
 
 /// What to do with bytes beyond the cap.

@@ -6,15 +6,19 @@
 //!   (GitHub Enterprise), otherwise `<base>/graphql`.
 //! * `AO_GITHUB_HOST` is the web host that project origins and PR URLs must match. Its default
 //!   is `github.com` when the API URL is the default one, otherwise the API URL's `host[:port]`.
-//! * The **web scheme** of normalised PR URLs is `https`, except when the API base itself is
-//!   plain `http` (a local test server such as the fake GitHub): then it is `http`, so that the
-//!   URLs `ao` stores are the ones that server actually serves.
+//! * Web URLs are always `https` (data-model.md §4.3: the normalised PR URL is
+//!   `https://<host>/<owner>/<repo>/pull/<n>`), whatever the API base's scheme: a plain-`http`
+//!   API (a local test server such as the fake GitHub) changes how `ao` talks to GitHub, not the
+//!   URLs it stores and shows. [`WEB_SCHEME`] names it.
 
 use ao_protocol::env::EnvError;
 use reqwest::Url;
 
 /// The REST base used when `AO_GITHUB_API_URL` is unset or empty.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// The scheme of every web URL `ao` builds (PR URLs), whatever the API base's scheme.
+pub const WEB_SCHEME: &str = "https";
 
 /// Validated GitHub endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +29,6 @@ pub struct ScmConfig {
     pub graphql_url: Url,
     /// Lower-case web host `host[:port]` (e.g. `github.com`).
     pub host: String,
-    /// `https`, or `http` when the API base is plain `http`.
-    pub web_scheme: &'static str,
 }
 
 impl ScmConfig {
@@ -91,16 +93,10 @@ impl ScmConfig {
             None if is_default_api => "github.com".to_string(),
             None => authority,
         };
-        let web_scheme = if api_base.scheme() == "http" {
-            "http"
-        } else {
-            "https"
-        };
         Ok(Self {
             api_base,
             graphql_url,
             host,
-            web_scheme,
         })
     }
 
@@ -119,9 +115,10 @@ impl ScmConfig {
         url
     }
 
-    /// Whether `host` (`host[:port]`, any case) is the configured web host.
-    pub fn host_matches(&self, host: &str) -> bool {
-        strip_default_port(&host.to_ascii_lowercase(), self.web_scheme) == self.host
+    /// Whether `host` (`host[:port]`, any case) of a `scheme` URL is the configured web host
+    /// (the scheme's default port, `:443` or `:80`, is implied).
+    pub fn host_matches(&self, host: &str, scheme: &str) -> bool {
+        strip_default_port(&host.to_ascii_lowercase(), scheme) == self.host
     }
 }
 
@@ -146,7 +143,11 @@ fn validate_host(h: &str) -> Option<String> {
 
 /// `host:443` → `host` for https and `host:80` → `host` for http.
 fn strip_default_port(host: &str, scheme: &str) -> String {
-    let default = if scheme == "http" { ":80" } else { ":443" };
+    let default = if scheme.eq_ignore_ascii_case("http") {
+        ":80"
+    } else {
+        ":443"
+    };
     host.strip_suffix(default).unwrap_or(host).to_string()
 }
 
@@ -170,7 +171,6 @@ mod tests {
         assert_eq!(c.api_base.as_str(), "https://api.github.com/");
         assert_eq!(c.graphql_url.as_str(), "https://api.github.com/graphql");
         assert_eq!(c.host, "github.com");
-        assert_eq!(c.web_scheme, "https");
         let explicit = cfg(Some("https://api.github.com/"), Some("")).expect("valid");
         assert_eq!(explicit, c);
     }
@@ -210,7 +210,6 @@ mod tests {
             assert_eq!(c.host, host, "{api}");
         }
         let local = cfg(Some("http://127.0.0.1:8080"), None).expect("valid");
-        assert_eq!(local.web_scheme, "http");
         assert_eq!(
             local.rest_url(&["repos", "o", "r", "pulls"]).as_str(),
             "http://127.0.0.1:8080/repos/o/r/pulls"
@@ -226,13 +225,15 @@ mod tests {
     fn explicit_host_is_validated_and_lowercased() {
         let c = cfg(Some("http://127.0.0.1:9"), Some("GitHub.Example.com")).expect("valid");
         assert_eq!(c.host, "github.example.com");
-        assert!(c.host_matches("GitHub.example.com:80"));
+        assert!(c.host_matches("GitHub.example.com:80", "http"));
+        assert!(c.host_matches("GitHub.example.com:443", "https"));
+        assert!(!c.host_matches("GitHub.example.com:80", "https"));
         let ghe = cfg(Some("https://ghe.example.com/api/v3"), None).expect("valid");
-        assert!(ghe.host_matches("GHE.example.com:443"));
-        assert!(!ghe.host_matches("ghe.example.com:8443"));
+        assert!(ghe.host_matches("GHE.example.com:443", "https"));
+        assert!(!ghe.host_matches("ghe.example.com:8443", "https"));
         let c = cfg(None, Some("localhost:3000")).expect("valid");
         assert_eq!(c.host, "localhost:3000");
-        assert!(c.host_matches("LOCALHOST:3000"));
+        assert!(c.host_matches("LOCALHOST:3000", "https"));
         for bad in [
             "https://github.com",
             "github.com/x",

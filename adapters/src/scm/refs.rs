@@ -6,16 +6,15 @@
 //!   `ssh://git@<host>[:port]/<o>/<r>[.git]`, and only for the configured host. For the two
 //!   SSH forms the host is compared without its port (an SSH port is not the web port).
 //! * [`parse_pr_ref`] accepts the four claim forms; errors carry the API error code.
-//! * [`pr_url`] is `<web scheme>://<host>/<o>/<r>/pull/<n>`; the scheme is `https` except
-//!   against a plain-`http` API base (see [`super::ScmConfig`]). Owner and repo keep the case
-//!   they were given; compare repositories with [`RepoRef::same_repo`] (case-insensitive, as
-//!   GitHub is).
+//! * [`pr_url`] is `https://<host>/<o>/<r>/pull/<n>`, also against a plain-`http` API base
+//!   (see [`super::ScmConfig`]). Owner and repo keep the case they were given; compare
+//!   repositories with [`RepoRef::same_repo`] (case-insensitive, as GitHub is).
 
 use std::fmt;
 
 use ao_protocol::error::ErrorCode;
 
-use super::config::ScmConfig;
+use super::config::{ScmConfig, WEB_SCHEME};
 
 /// A GitHub repository `owner/repo`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,11 +124,11 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// The normalised PR URL `<scheme>://<host>/<o>/<r>/pull/<n>` (the `pr` primary key).
+/// The normalised PR URL `https://<host>/<o>/<r>/pull/<n>` (the `pr` primary key).
 pub fn pr_url(config: &ScmConfig, repo: &RepoRef, number: u64) -> String {
     format!(
-        "{}://{}/{}/{}/pull/{number}",
-        config.web_scheme, config.host, repo.owner, repo.repo
+        "{WEB_SCHEME}://{}/{}/{}/pull/{number}",
+        config.host, repo.owner, repo.repo
     )
 }
 
@@ -184,12 +183,13 @@ pub fn parse_pr_ref(
     }
     let expected = "expected a PR URL, <owner>/<repo>#<n>, #<n> or <n>";
     if s.contains("://") {
-        let rest = strip_prefix_ci(s, "https://")
-            .or_else(|| strip_prefix_ci(s, "http://"))
+        let (scheme, rest) = strip_prefix_ci(s, "https://")
+            .map(|r| ("https", r))
+            .or_else(|| strip_prefix_ci(s, "http://").map(|r| ("http", r)))
             .ok_or_else(|| invalid(s, "only http(s) PR URLs are accepted"))?;
         let rest = rest.split(['?', '#']).next().unwrap_or_default();
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if !config.host_matches(authority) {
+        if !config.host_matches(authority, scheme) {
             return Err(invalid(
                 s,
                 &format!("the host must be {} (AO_GITHUB_HOST)", config.host),
@@ -201,8 +201,8 @@ pub fn parse_pr_ref(
             return Err(invalid(
                 s,
                 &format!(
-                    "expected {}://{}/<owner>/<repo>/pull/<n>",
-                    config.web_scheme, config.host
+                    "expected {WEB_SCHEME}://{}/<owner>/<repo>/pull/<n>",
+                    config.host
                 ),
             ));
         };
@@ -334,10 +334,16 @@ mod tests {
         let gh = ScmConfig::from_lookup(|_| None).expect("default");
         let repo = RepoRef::new("acme", "App").expect("valid");
         assert_eq!(pr_url(&gh, &repo, 7), "https://github.com/acme/App/pull/7");
+        // A plain-http API base (a local server) changes the transport, not the web URLs.
         let local = config("http://127.0.0.1:8080");
         assert_eq!(
             pr_url(&local, &repo, 7),
-            "http://127.0.0.1:8080/acme/App/pull/7"
+            "https://127.0.0.1:8080/acme/App/pull/7"
+        );
+        let ghe = config("http://ghe.example.com/api/v3");
+        assert_eq!(
+            pr_url(&ghe, &repo, 8),
+            "https://ghe.example.com/acme/App/pull/8"
         );
     }
 
@@ -373,11 +379,19 @@ mod tests {
         assert_eq!(ok("#4", Some(&origin)), want("acme", "app", 4, false));
         assert_eq!(ok("5", Some(&origin)), want("acme", "app", 5, false));
 
+        // Both schemes name the same PR; the URL built from it is the https one.
         let local = config("http://127.0.0.1:8080");
-        assert_eq!(
-            parse_pr_ref("http://127.0.0.1:8080/o/r/pull/9", &local, None).expect("local"),
-            want("o", "r", 9, true)
-        );
+        for input in [
+            "http://127.0.0.1:8080/o/r/pull/9",
+            "https://127.0.0.1:8080/o/r/pull/9",
+        ] {
+            let parsed = parse_pr_ref(input, &local, None).expect(input);
+            assert_eq!(parsed, want("o", "r", 9, true));
+            assert_eq!(
+                pr_url(&local, &parsed.repo, parsed.number),
+                "https://127.0.0.1:8080/o/r/pull/9"
+            );
+        }
     }
 
     #[test]

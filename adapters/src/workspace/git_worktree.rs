@@ -11,18 +11,27 @@
 //! * A registration whose directory vanished (`prunable`) and that stands in the way (same
 //!   path, or holding the branch) is pruned with `git worktree prune` before deciding, so a
 //!   deleted worktree directory can be re-added.
-//! * Create, restore and destroy of one repository never overlap: each holds that
-//!   repository's lock ([`lock_repo`], keyed by the canonical repository path and shared by
-//!   every `GitWorktree` of the process) across its whole git command sequence, because
-//!   concurrent `git worktree add/remove/prune` race inside git (one reads another's
-//!   half-written `.git/worktrees/<name>/`, and `prune` may drop a half-created one).
+//! * Every command that writes or lists worktree registrations (`worktree add/remove/prune/
+//!   list`, the branch switch) holds that repository's lock exclusively ([`lock_repo`], keyed
+//!   by the canonical repository path and shared by every `GitWorktree` of the process),
+//!   because concurrent ones race inside git: one reads another's half-written
+//!   `.git/worktrees/<name>/` ("failed to read …/commondir"), and `prune` may drop a
+//!   half-created one. Fetches hold it shared ([`share_repo`]): they may run together but
+//!   never beside an add. Ref reads (`for-each-ref`, `rev-parse`) and `git branch <new>`
+//!   need no lock.
+//! * Create keeps the exclusive section short, because N concurrent spawns into one
+//!   repository queue on it: the new branch is made first (`git branch <b> <base>`, what
+//!   `worktree add -b` runs itself), then only `worktree add <path> <b>` runs under the lock.
+//!   `worktree list` is consulted (and stale registrations pruned) only when git refuses the
+//!   add, which gives the outcomes of adapters.md §4.2 steps 3–4 (reuse a registered path,
+//!   `BRANCH_CHECKED_OUT_ELSEWHERE`) without a list on the common path.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use super::{Checkout, CreateRequest, Created, Switch, Workspace, WorkspaceError, WorktreeRoot};
 use crate::git::git_cmd;
@@ -51,20 +60,27 @@ struct Entry {
 /// One async lock per repository (canonical path), for the whole process: the daemon and the
 /// actor tree's default may each hold a `GitWorktree`, and they must still exclude each other.
 /// Entries are never removed; there is one per repository ever used.
-static REPO_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+static REPO_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<RwLock<()>>>>> =
     LazyLock::new(Mutex::default);
 
-/// Waits for the worktree lock of `repo` (see the module invariants). The key is the
-/// canonical path, so two spellings of one repository share the lock.
-async fn lock_repo(repo: &Path) -> OwnedMutexGuard<()> {
+/// The worktree lock of `repo` (see the module invariants). The key is the canonical path,
+/// so two spellings of one repository share the lock.
+fn repo_lock(repo: &Path) -> Arc<RwLock<()>> {
     let key = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
-    let lock = {
-        // The map is only touched in this block, which cannot panic mid-update, so a
-        // poisoned map is still consistent.
-        let mut locks = REPO_LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(locks.entry(key).or_default())
-    };
-    lock.lock_owned().await
+    // The map is only touched here, which cannot panic mid-update, so a poisoned map is
+    // still consistent.
+    let mut locks = REPO_LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(locks.entry(key).or_default())
+}
+
+/// Waits for the exclusive hold of `repo`'s lock: registrations are written or listed.
+async fn lock_repo(repo: &Path) -> OwnedRwLockWriteGuard<()> {
+    repo_lock(repo).write_owned().await
+}
+
+/// Waits for a shared hold of `repo`'s lock: fetches, which must not overlap an add.
+async fn share_repo(repo: &Path) -> OwnedRwLockReadGuard<()> {
+    repo_lock(repo).read_owned().await
 }
 
 fn git(repo: &Path) -> Cmd {
@@ -92,21 +108,33 @@ impl GitWorktree {
         &self.root
     }
 
-    /// adapters.md §4.2 steps 1–6.
+    /// adapters.md §4.2 steps 1–6, with the short exclusive section of the module invariants:
+    /// check the name, fetch (shared), resolve the refs, make a new branch, then add the
+    /// worktree under the lock and consult `worktree list` only if git refuses.
     pub async fn create(&self, req: &CreateRequest) -> Result<Created, WorkspaceError> {
         self.root.check(&req.path)?;
         require_repo(&req.repo)?;
         check_branch(&req.repo, &req.branch).await?;
-        let _lock = lock_repo(&req.repo).await;
-        fetch(req).await;
-        let list = worktrees_for(req).await?;
-        if is_registered(&list, &req.path) {
-            return Ok(Created {
-                path: req.path.clone(),
-                reused: true,
-            });
+        if req.has_origin {
+            let _shared = share_repo(&req.repo).await;
+            fetch(req).await;
         }
-        add(req, &list).await
+        let plan = plan_add(req).await?;
+        if let AddPlan::NewBranch(base) = &plan {
+            create_branch(req, base).await?;
+        }
+        let _lock = lock_repo(&req.repo).await;
+        let first = match plan {
+            AddPlan::NotFetched => None,
+            AddPlan::Branch | AddPlan::NewBranch(_) => Some(add_on_branch(req).await),
+        };
+        match first {
+            Some(Ok(())) => Ok(Created {
+                path: req.path.clone(),
+                reused: false,
+            }),
+            refused => settle_refused_add(req, refused).await,
+        }
     }
 
     /// adapters.md §4.5: reuse a registered worktree, refuse an occupied path, else Create
@@ -115,7 +143,7 @@ impl GitWorktree {
         self.root.check(&req.path)?;
         require_repo(&req.repo)?;
         let _lock = lock_repo(&req.repo).await;
-        let list = worktrees_for(req).await?;
+        let (list, _) = worktrees_for(req).await?;
         if is_registered(&list, &req.path) {
             return Ok(Created {
                 path: req.path.clone(),
@@ -365,18 +393,18 @@ async fn list_worktrees(repo: &Path) -> Result<Vec<Entry>, WorkspaceError> {
 }
 
 /// The worktree list, after pruning registrations whose directory is gone when they concern
-/// this request (its path, or its branch).
-async fn worktrees_for(req: &CreateRequest) -> Result<Vec<Entry>, WorkspaceError> {
+/// this request (its path, or its branch); `true` when it pruned.
+async fn worktrees_for(req: &CreateRequest) -> Result<(Vec<Entry>, bool), WorkspaceError> {
     let list = list_worktrees(&req.repo).await?;
     let branch_ref = format!("refs/heads/{}", req.branch);
     let stale = list.iter().any(|e| {
         e.prunable && (same_path(&e.path, &req.path) || e.branch.as_deref() == Some(&branch_ref))
     });
     if !stale {
-        return Ok(list);
+        return Ok((list, false));
     }
     process::run(&git(&req.repo).args(["worktree", "prune"])).await?;
-    list_worktrees(&req.repo).await
+    Ok((list_worktrees(&req.repo).await?, true))
 }
 
 fn parse_worktree_list(stdout: &str) -> Vec<Entry> {
@@ -438,8 +466,108 @@ async fn verifies(repo: &Path, rev: &str) -> Result<bool, WorkspaceError> {
     Ok(out.success())
 }
 
-/// Steps 4–6: refuse a branch checked out elsewhere, then add the worktree on the existing
-/// branch or on a new branch from the first base that verifies.
+/// What create will add, decided from the refs before the exclusive section (steps 5–6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AddPlan {
+    /// `refs/heads/<b>` exists: `worktree add <path> <b>`.
+    Branch,
+    /// `git branch <b> <base>` first, then as [`AddPlan::Branch`].
+    NewBranch(String),
+    /// No base verifies: `BRANCH_NOT_FETCHED`, unless the path is already registered.
+    NotFetched,
+}
+
+/// Steps 5–6 without the worktree list: one `for-each-ref` for the full refs, `rev-parse` for
+/// the others.
+async fn plan_add(req: &CreateRequest) -> Result<AddPlan, WorkspaceError> {
+    let existing = existing_refs(&req.repo, &candidate_refs(req)).await?;
+    if existing.contains(&format!("refs/heads/{}", req.branch)) {
+        return Ok(AddPlan::Branch);
+    }
+    Ok(match base_for(req, &existing).await? {
+        Some(base) => AddPlan::NewBranch(base),
+        None => AddPlan::NotFetched,
+    })
+}
+
+/// `git branch <b> <base>`, the first half of `worktree add -b` (with the same upstream
+/// set-up). A branch that appeared meanwhile (a concurrent create) is used as it is.
+async fn create_branch(req: &CreateRequest, base: &str) -> Result<(), WorkspaceError> {
+    let cmd = git(&req.repo)
+        .arg("branch")
+        .arg("--")
+        .arg(&req.branch)
+        .arg(base);
+    match process::run(&cmd).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let branch_ref = format!("refs/heads/{}", req.branch);
+            if verifies(&req.repo, &branch_ref).await? {
+                Ok(())
+            } else {
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// `worktree add <path> <b>` (under the exclusive lock).
+async fn add_on_branch(req: &CreateRequest) -> Result<(), WorkspaceError> {
+    let cmd = git(&req.repo)
+        .args(["worktree", "add"])
+        .arg(&req.path)
+        .arg(&req.branch)
+        .timeout(WORKTREE_ADD_TIMEOUT);
+    process::run(&cmd).await?;
+    Ok(())
+}
+
+/// Git refused the add (or there was nothing to add): steps 3–4 from the worktree list, under
+/// the exclusive lock. A registered path is reused; a branch held by another worktree is
+/// `BRANCH_CHECKED_OUT_ELSEWHERE`; when a stale registration was pruned the add is tried
+/// once more; otherwise git's own refusal (or `BRANCH_NOT_FETCHED`) stands.
+async fn settle_refused_add(
+    req: &CreateRequest,
+    refused: Option<Result<(), WorkspaceError>>,
+) -> Result<Created, WorkspaceError> {
+    let (list, pruned) = worktrees_for(req).await?;
+    if is_registered(&list, &req.path) {
+        return Ok(Created {
+            path: req.path.clone(),
+            reused: true,
+        });
+    }
+    let branch_ref = format!("refs/heads/{}", req.branch);
+    if let Some(holder) = list
+        .iter()
+        .find(|e| e.branch.as_deref() == Some(&branch_ref) && !same_path(&e.path, &req.path))
+    {
+        return Err(WorkspaceError::BranchCheckedOutElsewhere {
+            branch: req.branch.clone(),
+            worktree_path: holder.path.clone(),
+        });
+    }
+    match refused {
+        None => Err(WorkspaceError::BranchNotFetched {
+            branch: req.branch.clone(),
+        }),
+        Some(Err(_)) if pruned => {
+            add_on_branch(req).await?;
+            Ok(Created {
+                path: req.path.clone(),
+                reused: false,
+            })
+        }
+        Some(Err(e)) => Err(e),
+        Some(Ok(())) => Ok(Created {
+            path: req.path.clone(),
+            reused: false,
+        }),
+    }
+}
+
+/// Restore's steps 4–6: refuse a branch checked out elsewhere, then add the worktree on the
+/// existing branch or on a new branch from the first base that verifies.
 async fn add(req: &CreateRequest, list: &[Entry]) -> Result<Created, WorkspaceError> {
     let (repo, branch, path) = (&req.repo, &req.branch, &req.path);
     let branch_ref = format!("refs/heads/{branch}");

@@ -6,14 +6,26 @@
 //! generated document must equal the checked-in file (run the tests with `AO_UPDATE_OPENAPI=1`
 //! to rewrite the file after an API change), and the router's (method, path) set must equal the
 //! document's.
+//!
+//! [`GateResponses`] adds what every operation can answer whatever its handler does (http-api.md
+//! §2–3, §12): the gate refusals (403, 413, 401 where a token is needed, 503 readiness), 415 and
+//! 400 `INVALID_JSON` where a body is read, 504 where a time budget applies, 500 on the API, and
+//! the `X-Request-Id` header of every response. A handler's own entry for a status is kept.
 
-use ao_protocol::ErrorBody;
-use axum::http::{HeaderValue, header};
+use std::collections::btree_map::Entry;
+
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 
 use super::handlers::{control, events, orchestrators, projects, prs, sessions, status};
+use super::routes::{Budget, ROUTES};
 
 /// The checked-in document, embedded at build time.
 pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
@@ -23,7 +35,6 @@ pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
     security(("bearer" = [])),
     responses(
         (status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json", body = Object),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ))]
 pub async fn serve() -> Response {
     let mut res = DOCUMENT.into_response();
@@ -51,6 +62,158 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds the responses that the front middleware and the route budgets give every operation (see
+/// the module doc), and `X-Request-Id` on every response.
+struct GateResponses;
+
+/// One envelope response, with `headers` (name, description) declared.
+fn envelope(description: &str, headers: &[(&str, &str)]) -> RefOr<utoipa::openapi::Response> {
+    let mut builder = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    for (name, text) in headers {
+        builder = builder.header(
+            *name,
+            HeaderBuilder::new()
+                .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(*text))
+                .build(),
+        );
+    }
+    RefOr::T(builder.build())
+}
+
+impl GateResponses {
+    /// The gate responses of one operation, as (status, response).
+    fn for_operation(
+        path: &str,
+        method: &Method,
+        op: &Operation,
+    ) -> Vec<(&'static str, RefOr<utoipa::openapi::Response>)> {
+        let is_api = path.starts_with("/api/v1/");
+        let mut out = vec![
+            (
+                "403",
+                envelope(
+                    "`HOST_FORBIDDEN` (Host is not a loopback name with the bound port), `ORIGIN_FORBIDDEN`",
+                    &[],
+                ),
+            ),
+            (
+                "413",
+                envelope("`PAYLOAD_TOO_LARGE` (body over 1 MiB)", &[]),
+            ),
+        ];
+        if op.security.is_some() {
+            out.push((
+                "401",
+                envelope(
+                    "`UNAUTHORIZED`: missing or wrong bearer token",
+                    &[("WWW-Authenticate", "`Bearer realm=\"ao\"`")],
+                ),
+            ));
+        }
+        if [Method::POST, Method::PUT, Method::PATCH].contains(method) {
+            out.push((
+                "415",
+                envelope(
+                    "`UNSUPPORTED_MEDIA_TYPE`: a non-empty body without `Content-Type: application/json`",
+                    &[],
+                ),
+            ));
+            out.push((
+                "400",
+                envelope("`INVALID_JSON`: the body is not the documented JSON", &[]),
+            ));
+        }
+        if is_api {
+            out.push((
+                "503",
+                envelope(
+                    "`DAEMON_STARTING`, `DAEMON_SHUTTING_DOWN`, `SERVICE_UNAVAILABLE` (an actor is restarting)",
+                    &[("Retry-After", "Seconds to wait: `1`")],
+                ),
+            ));
+            out.push((
+                "500",
+                envelope("`INTERNAL_ERROR` (details are only logged)", &[]),
+            ));
+        }
+        let budget = ROUTES
+            .iter()
+            .find(|r| r.path == path && r.method == method)
+            .map(|r| r.budget);
+        if matches!(budget, Some(Budget::Short | Budget::Long)) {
+            out.push((
+                "504",
+                envelope(
+                    "`REQUEST_TIMEOUT`: the time budget passed; the operation may still complete",
+                    &[],
+                ),
+            ));
+        }
+        out
+    }
+}
+
+/// Folds a gate response into the handler's own entry for the same status: the gate's
+/// headers are added, and its description is appended unless the handler's already names the
+/// gate's first code.
+fn merge(have: &mut utoipa::openapi::Response, gate: utoipa::openapi::Response) {
+    for (name, header) in gate.headers {
+        have.headers.entry(name).or_insert(header);
+    }
+    let first_code = gate.description.split('`').nth(1).unwrap_or_default();
+    if !have.description.contains(first_code) {
+        have.description = format!("{}; {}", have.description, gate.description);
+    }
+}
+
+impl Modify for GateResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let request_id = HeaderBuilder::new()
+            .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "The inbound `X-Request-Id` (1–128 visible ASCII characters), else `req_<ULID>`",
+            ))
+            .build();
+        for (path, item) in &mut openapi.paths.paths {
+            let ops = [
+                (Method::GET, item.get.as_mut()),
+                (Method::POST, item.post.as_mut()),
+                (Method::PUT, item.put.as_mut()),
+                (Method::PATCH, item.patch.as_mut()),
+                (Method::DELETE, item.delete.as_mut()),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                for (status, gate) in Self::for_operation(path, &method, op) {
+                    match op.responses.responses.entry(status.to_string()) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(gate);
+                        }
+                        Entry::Occupied(mut slot) => {
+                            if let (RefOr::T(have), RefOr::T(gate)) = (slot.get_mut(), gate) {
+                                merge(have, gate);
+                            }
+                        }
+                    }
+                }
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response
+                            .headers
+                            .insert("X-Request-Id".to_string(), request_id.clone());
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -97,8 +260,9 @@ impl Modify for BearerAuth {
         ao_protocol::Resync,
         ao_protocol::ProjectConfig,
         ao_protocol::ErrorCode,
+        ao_protocol::LogOrder,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &GateResponses),
     tags(
         (name = "control", description = "Health, readiness and shutdown (no /api/v1 prefix)"),
         (name = "daemon", description = "Daemon status and this document"),

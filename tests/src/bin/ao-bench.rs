@@ -4,6 +4,8 @@
 //! * `cargo run --release -p ao-tests --bin ao-bench -- events [--writes N]`
 //! * `cargo build --release -p ao-cli -p ao-tests && target/release/ao-bench sessions [--sessions N]`
 //! * `… && target/release/ao-bench github [--prs N] [--polls K] [--samples S] [--interval 1s]`
+//! * `… && target/release/ao-bench soak [--ops N] [--seed S]` and
+//!   `… restart [--sessions N] [--samples S]`: see `ao_tests::chaos::bench`.
 //!
 //! `events`: starts the real daemon in-process on a temporary home, opens an SSE client on
 //! `/api/v1/events`, performs N (default 1000) committed writes (project config PATCHes, each
@@ -332,9 +334,24 @@ impl SessionsLab {
         Self::start_with(&[], None)
     }
 
+    /// [`Self::start`] without the counting wrappers: the daemon runs the real `tmux` and `git`
+    /// (the log stays empty). Wall-time ratios are taken here, since each wrapper costs a bash
+    /// start-up per process, which the product does not.
+    fn start_unwrapped() -> anyhow::Result<Self> {
+        Self::launch(&[], None, false)
+    }
+
     /// [`Self::start`] with extra daemon environment and, when `origin` is given, an `origin`
     /// remote on the project's repository (set before the project is added).
     fn start_with(daemon_env: &[(&str, String)], origin: Option<&str>) -> anyhow::Result<Self> {
+        Self::launch(daemon_env, origin, true)
+    }
+
+    fn launch(
+        daemon_env: &[(&str, String)],
+        origin: Option<&str>,
+        wrapped: bool,
+    ) -> anyhow::Result<Self> {
         let tmux = which("tmux")?;
         let git = which("git")?;
         let fake = fake_agent_bin()?;
@@ -352,7 +369,9 @@ impl SessionsLab {
             std::os::unix::fs::symlink(&fake, fakebin.join(name))?;
         }
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
-        home.env("PATH", &format!("{}:{path}", wrappers.display()));
+        if wrapped {
+            home.env("PATH", &format!("{}:{path}", wrappers.display()));
+        }
         for (k, v) in daemon_env {
             home.env(k, v);
         }
@@ -435,6 +454,11 @@ impl SessionsLab {
 
     /// `ao stop`, then the private tmux server (which ends the agents) and its socket file.
     fn teardown(&self) {
+        if let Some(keep) = std::env::var_os("AO_BENCH_KEEP_LOG")
+            && let Err(e) = std::fs::copy(&self.log, &keep)
+        {
+            eprintln!("cannot keep the wrapper log: {e}");
+        }
         let stop = self.home.ao(&["stop"]);
         if stop.code != 0 {
             eprintln!("ao stop: {}", stop.stderr.trim());
@@ -523,10 +547,97 @@ async fn bench_sessions(n: usize) -> anyhow::Result<()> {
     if n < SINGLE_SPAWNS + BATCH {
         bail!("--sessions must be at least {}", SINGLE_SPAWNS + BATCH);
     }
+    let plain = tokio::task::block_in_place(SessionsLab::start_unwrapped)?;
+    let result = measure_spawn_ratio(&plain).await;
+    tokio::task::block_in_place(|| plain.teardown());
+    result?;
     let lab = tokio::task::block_in_place(SessionsLab::start)?;
     let result = measure_sessions(&lab, n).await;
     tokio::task::block_in_place(|| lab.teardown());
     result
+}
+
+/// `SINGLE_SPAWNS` sequential spawns (their median is "one spawn"), then one batch of `BATCH`
+/// concurrent ones, on a daemon without the counting wrappers.
+async fn measure_spawn_ratio(lab: &SessionsLab) -> anyhow::Result<()> {
+    let mut singles = Vec::new();
+    for _ in 0..SINGLE_SPAWNS {
+        singles.push(spawn_session(lab.api.clone()).await?.1);
+    }
+    singles.sort();
+    let one = percentile(&singles, 0.5);
+    let (batch_wall, batch_each) = spawn_batch(&lab.api, BATCH).await?;
+    println!(
+        "1. spawn wall time (POST /api/v1/sessions → 201), daemon without the counting wrappers"
+    );
+    println!(
+        "  one spawn: median {} of {SINGLE_SPAWNS} sequential ({})",
+        ms(one),
+        singles
+            .iter()
+            .map(|d| ms(*d))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  {BATCH} concurrent spawns: {} wall ({:.2} × one; target <= 2 ×); per request {}",
+        ms(batch_wall),
+        batch_wall.as_secs_f64() / one.as_secs_f64().max(1e-9),
+        spread(&batch_each)
+    );
+    let live = wait_signalled(&lab.api, SINGLE_SPAWNS + BATCH, Duration::from_secs(120)).await?;
+    println!("  all {live} agents signalled\n");
+    Ok(())
+}
+
+/// For each command of `inv`, inside `[from, to]`: how long at least one was running (the
+/// union of their intervals), their summed wall time, and the most running at once. A union
+/// close to the sum means they ran one after another.
+fn timeline(inv: &[Invocation], from: u128, to: u128) -> Vec<(String, Duration, Duration, usize)> {
+    let mut by_label: BTreeMap<&str, Vec<(u128, u128)>> = BTreeMap::new();
+    for i in inv
+        .iter()
+        .filter(|i| i.start_ns >= from && i.start_ns <= to)
+    {
+        by_label
+            .entry(&i.label)
+            .or_default()
+            .push((i.start_ns, i.end_ns));
+    }
+    by_label
+        .into_iter()
+        .map(|(label, mut spans)| {
+            spans.sort_unstable();
+            let sum: u128 = spans.iter().map(|(s, e)| e.saturating_sub(*s)).sum();
+            let (mut union, mut cur) = (0u128, None::<(u128, u128)>);
+            for &(s, e) in &spans {
+                cur = match cur {
+                    Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+                    Some((cs, ce)) => {
+                        union += ce - cs;
+                        Some((s, e))
+                    }
+                    None => Some((s, e)),
+                };
+            }
+            union += cur.map_or(0, |(cs, ce)| ce - cs);
+            let mut events: Vec<(u128, i32)> =
+                spans.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
+            events.sort_unstable();
+            let (mut now, mut peak) = (0i32, 0i32);
+            for (_, d) in events {
+                now += d;
+                peak = peak.max(now);
+            }
+            let nanos = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
+            (
+                label.to_string(),
+                nanos(union),
+                nanos(sum),
+                usize::try_from(peak).unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
@@ -546,7 +657,9 @@ async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
     }
     singles.sort();
     let one = percentile(&singles, 0.5);
+    let batch_from = now_ns();
     let (batch_wall, batch_each) = spawn_batch(api, BATCH).await?;
+    let batch_to = now_ns();
     let mut spawned = SINGLE_SPAWNS + BATCH;
     let mut later_batches = Vec::new();
     while spawned < n {
@@ -556,7 +669,9 @@ async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
         spawned += k;
     }
     let spawn_to = now_ns();
-    println!("\n1. spawn wall time (POST /api/v1/sessions → 201)");
+    println!(
+        "1b. spawn wall time with the counting wrappers (a bash start-up per tmux/git process)"
+    );
     println!(
         "  one spawn: median {} of {SINGLE_SPAWNS} sequential ({})",
         ms(one),
@@ -589,6 +704,12 @@ async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
                 .join(" ")
                 + " ms"
         );
+    }
+    println!(
+        "  the first batch of {BATCH}, per command: busy (at least one running) / summed wall / most at once"
+    );
+    for (label, union, sum, peak) in timeline(&read_invocations(&lab.log), batch_from, batch_to) {
+        println!("    {label}: {} / {} / {peak}", ms(union), ms(sum));
     }
     let during_spawns: Vec<Invocation> = read_invocations(&lab.log)
         .into_iter()
@@ -1115,7 +1236,8 @@ fn string_arg(args: &[String], flag: &str, default: &str) -> anyhow::Result<Stri
 
 fn main() -> anyhow::Result<()> {
     const USAGE: &str = "usage: ao-bench events [--writes N] | ao-bench sessions [--sessions N] \
-        | ao-bench github [--prs N] [--polls K] [--samples S] [--interval 1s]";
+        | ao-bench github [--prs N] [--polls K] [--samples S] [--interval 1s] \
+        | ao-bench soak [--ops N] [--seed S] | ao-bench restart [--sessions N] [--samples S]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bench) = args.first() else {
         bail!(USAGE);
@@ -1132,6 +1254,12 @@ fn main() -> anyhow::Result<()> {
             samples: number_arg(&args, "--samples", 5)?,
             interval: string_arg(&args, "--interval", "1s")?,
         })),
+        "soak" => rt
+            .block_on(ao_tests::chaos::bench::soak_cli(&args))
+            .map_err(anyhow::Error::msg),
+        "restart" => rt
+            .block_on(ao_tests::chaos::bench::restart_cli(&args))
+            .map_err(anyhow::Error::msg),
         other => bail!("unknown benchmark {other:?}; {USAGE}"),
     }
 }

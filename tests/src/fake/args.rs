@@ -1,9 +1,12 @@
-//! Command-line parsing of the three personas, for exactly the argv shapes of adapters.md §6
+//! Command-line parsing of the eight personas, for exactly the argv shapes of adapters.md §6
 //! (plus the common flags of the real CLIs, so a hand-written command line works too).
 //!
-//! * [`Persona`]: which agent the binary impersonates, from argv[0]'s file name.
-//! * [`Launch`]: what the command line asked for — ids, settings, prompt, system prompt, and
-//!   for codex the `-c` overrides merged into one JSON config ([`Launch::codex_config`]).
+//! * [`Persona`]: which agent the binary impersonates, from argv[0]'s file name (the agent's
+//!   binary name: `claude`, `codex`, `opencode`, `grok`, `cursor-agent`, `qwen`, `copilot`,
+//!   `kimi`).
+//! * [`Launch`]: what the command line asked for — ids, settings, prompt, system prompt, the
+//!   permission mode as the agent spells it, and for codex the `-c` overrides merged into one
+//!   JSON config ([`Launch::codex_config`]).
 //!
 //! Invariant: parsing never panics; a flag that needs a value and has none is an
 //! [`ArgError`], unknown flags are recorded and otherwise ignored.
@@ -18,25 +21,43 @@ pub enum Persona {
     Claude,
     Codex,
     Opencode,
+    Grok,
+    Cursor,
+    Qwen,
+    Copilot,
+    Kimi,
 }
 
 impl Persona {
-    /// From a program name (`claude`, `codex`, `opencode`, with any directory).
+    /// Every persona.
+    pub const ALL: [Self; 8] = [
+        Self::Claude,
+        Self::Codex,
+        Self::Opencode,
+        Self::Grok,
+        Self::Cursor,
+        Self::Qwen,
+        Self::Copilot,
+        Self::Kimi,
+    ];
+
+    /// From a program name (the agent's binary name, with any directory).
     pub fn from_program(name: &str) -> Option<Self> {
         let file = name.rsplit('/').next().unwrap_or(name);
-        match file {
-            "claude" => Some(Self::Claude),
-            "codex" => Some(Self::Codex),
-            "opencode" => Some(Self::Opencode),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|p| p.as_str() == file)
     }
 
+    /// The binary name the persona answers to.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Claude => "claude",
             Self::Codex => "codex",
             Self::Opencode => "opencode",
+            Self::Grok => "grok",
+            Self::Cursor => "cursor-agent",
+            Self::Qwen => "qwen",
+            Self::Copilot => "copilot",
+            Self::Kimi => "kimi",
         }
     }
 }
@@ -53,18 +74,21 @@ pub enum ArgError {
 pub struct Launch {
     /// claude `--session-id`.
     pub session_id: Option<String>,
-    /// claude `--resume`/`-r`, codex `resume … <id>`, opencode `--session`/`-s`.
+    /// claude/grok/qwen `--resume`/`-r`, codex `resume … <id>`, opencode `--session`/`-s`,
+    /// cursor/copilot `--resume`, kimi `--session`/`-S`/`--resume`/`-r`.
     pub resume: Option<String>,
     /// codex `resume` subcommand given (even without an id).
     pub resume_subcommand: bool,
     /// claude `--settings` (a file path or inline JSON).
     pub settings: Option<String>,
-    /// claude `--permission-mode`, codex `--ask-for-approval`.
+    /// As the agent spells it: claude/grok `--permission-mode`, codex `--ask-for-approval` (or
+    /// its flag), opencode/cursor/copilot/kimi the flag without dashes (`force`, `allow-all`,
+    /// `allow-tool=write`, `auto`, `yolo`), qwen `--approval-mode`.
     pub permission_mode: Option<String>,
     pub model: Option<String>,
     /// claude `--append-system-prompt`/`--system-prompt`; codex `-c developer_instructions=`.
     pub system_prompt: Option<String>,
-    /// The first prompt: after `--`, positional, or opencode `--prompt`.
+    /// The first prompt: after `--`, positional, opencode `--prompt`, qwen/copilot `-i`.
     pub prompt: Option<String>,
     /// codex `-c key=value` flags, raw, in order.
     pub config_overrides: Vec<(String, String)>,
@@ -92,6 +116,11 @@ pub fn parse(persona: Persona, args: &[String]) -> Result<Launch, ArgError> {
         Persona::Claude => parse_claude(args),
         Persona::Codex => parse_codex(args),
         Persona::Opencode => parse_opencode(args),
+        Persona::Grok => parse_grok(args),
+        Persona::Cursor => parse_cursor(args),
+        Persona::Qwen => parse_qwen(args),
+        Persona::Copilot => parse_copilot(args),
+        Persona::Kimi => parse_kimi(args),
     }
 }
 
@@ -291,6 +320,184 @@ fn parse_opencode(args: &[String]) -> Result<Launch, ArgError> {
     Ok(l)
 }
 
+/// `flag` without its leading dashes.
+fn undashed(flag: &str) -> String {
+    flag.trim_start_matches('-').to_string()
+}
+
+/// grok (xAI): `grok --no-auto-update [--permission-mode M] [-r <id>] [prompt]`.
+fn parse_grok(args: &[String]) -> Result<Launch, ArgError> {
+    let mut l = Launch::default();
+    let mut positionals = Vec::new();
+    walk(
+        args,
+        |f| {
+            matches!(
+                f,
+                "--permission-mode" | "-r" | "--resume" | "-m" | "--model"
+            )
+        },
+        |flag, value| match (flag, value) {
+            ("--permission-mode", v) => l.permission_mode = v,
+            ("-r" | "--resume", v) => l.resume = v,
+            ("-m" | "--model", v) => l.model = v,
+            (f, None) => l.flags.push(f.to_string()),
+            _ => {}
+        },
+        &mut positionals,
+    )?;
+    l.prompt = joined(&positionals);
+    Ok(l)
+}
+
+/// `cursor-agent [--force] [--model M] [--resume <id>] [prompt]`.
+fn parse_cursor(args: &[String]) -> Result<Launch, ArgError> {
+    let mut l = Launch::default();
+    let mut positionals = Vec::new();
+    walk(
+        args,
+        |f| {
+            matches!(
+                f,
+                "--model" | "-m" | "--resume" | "--output-format" | "--api-key"
+            )
+        },
+        |flag, value| match (flag, value) {
+            ("--model" | "-m", v) => l.model = v,
+            ("--resume", v) => l.resume = v,
+            (f, None) => {
+                if matches!(f, "--force" | "-f") {
+                    l.permission_mode = Some("force".into());
+                }
+                l.flags.push(f.to_string());
+            }
+            _ => {}
+        },
+        &mut positionals,
+    )?;
+    l.prompt = joined(&positionals);
+    Ok(l)
+}
+
+/// `qwen [--approval-mode M] [-m M] [-i P] [-r <id>]`.
+fn parse_qwen(args: &[String]) -> Result<Launch, ArgError> {
+    let mut l = Launch::default();
+    let mut positionals = Vec::new();
+    walk(
+        args,
+        |f| {
+            matches!(
+                f,
+                "--approval-mode"
+                    | "-m"
+                    | "--model"
+                    | "-i"
+                    | "--prompt-interactive"
+                    | "-p"
+                    | "--prompt"
+                    | "-r"
+                    | "--resume"
+                    | "--session-id"
+                    | "--system-prompt"
+                    | "--append-system-prompt"
+            )
+        },
+        |flag, value| match (flag, value) {
+            ("--approval-mode", v) => l.permission_mode = v,
+            ("-m" | "--model", v) => l.model = v,
+            ("-i" | "--prompt-interactive" | "-p" | "--prompt", v) => l.prompt = v,
+            ("-r" | "--resume", v) => l.resume = v,
+            ("--session-id", v) => l.session_id = v,
+            ("--system-prompt" | "--append-system-prompt", v) => l.system_prompt = v,
+            (f, None) => {
+                if matches!(f, "-y" | "--yolo") {
+                    l.permission_mode = Some("yolo".into());
+                }
+                l.flags.push(f.to_string());
+            }
+            _ => {}
+        },
+        &mut positionals,
+    )?;
+    if l.prompt.is_none() {
+        l.prompt = joined(&positionals);
+    }
+    Ok(l)
+}
+
+/// `copilot [--allow-tool T | --allow-all-tools | --allow-all] [--model M] [--resume <id>]
+/// [-i P]`.
+fn parse_copilot(args: &[String]) -> Result<Launch, ArgError> {
+    let mut l = Launch::default();
+    let mut positionals = Vec::new();
+    walk(
+        args,
+        |f| {
+            matches!(
+                f,
+                "--allow-tool"
+                    | "--deny-tool"
+                    | "--model"
+                    | "--resume"
+                    | "-r"
+                    | "-i"
+                    | "--interactive"
+                    | "-p"
+                    | "--prompt"
+                    | "--session-id"
+            )
+        },
+        |flag, value| match (flag, value) {
+            ("--allow-tool", Some(v)) => l.permission_mode = Some(format!("allow-tool={v}")),
+            ("--model", v) => l.model = v,
+            ("--resume" | "-r", v) => l.resume = v,
+            ("-i" | "--interactive" | "-p" | "--prompt", v) => l.prompt = v,
+            ("--session-id", v) => l.session_id = v,
+            (f, None) => {
+                if matches!(f, "--allow-all-tools" | "--allow-all" | "--yolo") {
+                    l.permission_mode = Some(undashed(f));
+                }
+                l.flags.push(f.to_string());
+            }
+            _ => {}
+        },
+        &mut positionals,
+    )?;
+    Ok(l)
+}
+
+/// `kimi [--auto | -y] [--session <id>]`.
+fn parse_kimi(args: &[String]) -> Result<Launch, ArgError> {
+    let mut l = Launch::default();
+    let mut positionals = Vec::new();
+    walk(
+        args,
+        |f| {
+            matches!(
+                f,
+                "--session" | "-S" | "--resume" | "-r" | "-m" | "--model" | "-w" | "--work-dir"
+            )
+        },
+        |flag, value| match (flag, value) {
+            ("--session" | "-S" | "--resume" | "-r", v) => l.resume = v,
+            ("-m" | "--model", v) => l.model = v,
+            (f, None) => {
+                match f {
+                    "--auto" => l.permission_mode = Some("auto".into()),
+                    "-y" | "--yolo" | "--yes" | "--auto-approve" => {
+                        l.permission_mode = Some("yolo".into());
+                    }
+                    _ => {}
+                }
+                l.flags.push(f.to_string());
+            }
+            _ => {}
+        },
+        &mut positionals,
+    )?;
+    Ok(l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +515,15 @@ mod tests {
         );
         assert_eq!(Persona::from_program("codex"), Some(Persona::Codex));
         assert_eq!(Persona::from_program("./opencode"), Some(Persona::Opencode));
+        assert_eq!(
+            Persona::from_program("/x/cursor-agent"),
+            Some(Persona::Cursor)
+        );
+        assert_eq!(Persona::from_program("cursor"), None);
         assert_eq!(Persona::from_program("fake-agent"), None);
+        for p in Persona::ALL {
+            assert_eq!(Persona::from_program(p.as_str()), Some(p));
+        }
     }
 
     #[test]
@@ -458,5 +673,79 @@ mod tests {
         let r = parse(Persona::Opencode, &v(&["--session", "ses_1"])).expect("parses");
         assert_eq!(r.resume.as_deref(), Some("ses_1"));
         assert_eq!(r.prompt, None);
+    }
+
+    #[test]
+    fn the_new_personas_take_the_launch_and_restore_argv_of_their_adapters() {
+        let grok = parse(
+            Persona::Grok,
+            &v(&[
+                "--no-auto-update",
+                "--permission-mode",
+                "acceptEdits",
+                "-r",
+                "g-1",
+            ]),
+        )
+        .expect("parses");
+        assert_eq!(grok.permission_mode.as_deref(), Some("acceptEdits"));
+        assert_eq!(grok.resume.as_deref(), Some("g-1"));
+        assert_eq!(grok.flags, ["--no-auto-update"]);
+
+        let cursor = parse(
+            Persona::Cursor,
+            &v(&["--force", "--model", "sonnet-4.5", "--resume", "c-1"]),
+        )
+        .expect("parses");
+        assert_eq!(cursor.permission_mode.as_deref(), Some("force"));
+        assert_eq!(cursor.model.as_deref(), Some("sonnet-4.5"));
+        assert_eq!(cursor.resume.as_deref(), Some("c-1"));
+
+        let qwen = parse(
+            Persona::Qwen,
+            &v(&[
+                "--approval-mode",
+                "auto-edit",
+                "-m",
+                "qwen3",
+                "-i",
+                "sys\n\n---\n\nhi",
+            ]),
+        )
+        .expect("parses");
+        assert_eq!(qwen.permission_mode.as_deref(), Some("auto-edit"));
+        assert_eq!(qwen.model.as_deref(), Some("qwen3"));
+        assert_eq!(qwen.prompt.as_deref(), Some("sys\n\n---\n\nhi"));
+        let qwen = parse(Persona::Qwen, &v(&["-r", "q-1"])).expect("parses");
+        assert_eq!((qwen.resume.as_deref(), qwen.prompt), (Some("q-1"), None));
+
+        let copilot = parse(
+            Persona::Copilot,
+            &v(&[
+                "--allow-tool",
+                "write",
+                "--model",
+                "gpt-5",
+                "--resume",
+                "s-1",
+            ]),
+        )
+        .expect("parses");
+        assert_eq!(copilot.permission_mode.as_deref(), Some("allow-tool=write"));
+        assert_eq!(copilot.resume.as_deref(), Some("s-1"));
+        let copilot = parse(Persona::Copilot, &v(&["--allow-all"])).expect("parses");
+        assert_eq!(copilot.permission_mode.as_deref(), Some("allow-all"));
+
+        let kimi = parse(Persona::Kimi, &v(&["-y", "--session", "k-1"])).expect("parses");
+        assert_eq!(kimi.permission_mode.as_deref(), Some("yolo"));
+        assert_eq!(kimi.resume.as_deref(), Some("k-1"));
+        let kimi = parse(Persona::Kimi, &v(&["--auto"])).expect("parses");
+        assert_eq!(kimi.permission_mode.as_deref(), Some("auto"));
+        assert_eq!(
+            parse(Persona::Kimi, &v(&["--session"])),
+            Err(ArgError::MissingValue {
+                flag: "--session".into()
+            })
+        );
     }
 }

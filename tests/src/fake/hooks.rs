@@ -3,7 +3,9 @@
 //!
 //! * [`HookConfig::from_hooks_json`]: Claude's `settings.hooks` / codex's `hooks` config table —
 //!   `{"<NativeEvent>": [{"matcher"?: "…", "hooks": [{"type": "command", "command": "…",
-//!   "timeout": <seconds>}]}]}`.
+//!   "timeout": <seconds>}]}]}`; [`HookConfig::from_hooks_json_as`] also reads the layouts of
+//!   qwen (the same groups, with qwen's timeout units), cursor (flat `{command}` entries) and
+//!   copilot (flat `{type, bash, powershell, timeoutSec}` entries) — see [`HookFormat`].
 //! * [`HookConfig::from_opencode_plugin`]: the hook calls of AO's opencode plugin, keyed by
 //!   the AO event name. The plugin is TypeScript; the fake does not run it but reads the
 //!   events it fires (quoted AO event names such as `"stop"`) and the shell it runs them with:
@@ -27,6 +29,8 @@ use serde_json::Value;
 
 /// Timeout of a hook entry without one (Claude's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout of a copilot hook entry without `timeoutSec`.
+pub const COPILOT_DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The opencode plugin's cap on one call (adapters.md §7).
 pub const OPENCODE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for a finished hook's output pipes to close.
@@ -76,10 +80,69 @@ pub struct HookConfig {
     pub events: BTreeMap<String, Vec<MatcherGroup>>,
 }
 
+/// How an agent lays out the entries of its `hooks` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookFormat {
+    /// Claude, grok, codex: matcher groups `{matcher?, hooks:[{type, command, timeout}]}`,
+    /// timeouts in seconds.
+    Claude,
+    /// qwen: Claude's matcher groups; a `timeout` of 1000 or more is milliseconds (qwen's
+    /// legacy rule, kept by qwen-code 0.24), a smaller one seconds.
+    Qwen,
+    /// cursor: flat entries `{command, timeout?}` (seconds).
+    Cursor,
+    /// copilot: flat entries `{type:"command", bash, powershell, timeoutSec}`; the fake runs
+    /// `bash`.
+    Copilot,
+}
+
+impl HookFormat {
+    fn grouped(self) -> bool {
+        matches!(self, Self::Claude | Self::Qwen)
+    }
+
+    /// One command entry; `None` for a non-command entry or one without a command.
+    fn entry(self, h: &Value) -> Option<HookCommand> {
+        if h.get("type").and_then(Value::as_str).unwrap_or("command") != "command" {
+            return None;
+        }
+        let (command_key, timeout_key) = match self {
+            Self::Copilot => ("bash", "timeoutSec"),
+            _ => ("command", "timeout"),
+        };
+        let command = h.get(command_key)?.as_str()?.to_string();
+        let timeout = h
+            .get(timeout_key)
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(
+                if self == Self::Copilot {
+                    COPILOT_DEFAULT_TIMEOUT
+                } else {
+                    DEFAULT_TIMEOUT
+                },
+                |t| {
+                    if self == Self::Qwen && t >= 1000.0 {
+                        Duration::from_secs_f64(t / 1000.0)
+                    } else {
+                        Duration::from_secs_f64(t)
+                    }
+                },
+            );
+        Some(HookCommand::new(command, timeout))
+    }
+}
+
 impl HookConfig {
-    /// Reads a `hooks` table (see the module docs). Entries whose `type` is not `command` or
-    /// whose `command` is missing are skipped.
+    /// Reads a `hooks` table in Claude's layout (see the module docs).
     pub fn from_hooks_json(hooks: &Value) -> Self {
+        Self::from_hooks_json_as(hooks, HookFormat::Claude)
+    }
+
+    /// Reads a `hooks` table laid out as `format`. Entries whose `type` is not `command` or
+    /// whose command is missing are skipped, and so is a group or an entry of the other
+    /// layout.
+    pub fn from_hooks_json_as(hooks: &Value, format: HookFormat) -> Self {
         let mut events = BTreeMap::new();
         let Some(map) = hooks.as_object() else {
             return Self { events };
@@ -90,22 +153,18 @@ impl HookConfig {
                 .into_iter()
                 .flatten()
                 .filter_map(|g| {
+                    if !format.grouped() {
+                        let hook = format.entry(g)?;
+                        return Some(MatcherGroup {
+                            matcher: None,
+                            hooks: vec![hook],
+                        });
+                    }
                     let hooks: Vec<HookCommand> = g
                         .get("hooks")?
                         .as_array()?
                         .iter()
-                        .filter(|h| {
-                            h.get("type").and_then(Value::as_str).unwrap_or("command") == "command"
-                        })
-                        .filter_map(|h| {
-                            let command = h.get("command")?.as_str()?.to_string();
-                            let timeout = h
-                                .get("timeout")
-                                .and_then(Value::as_f64)
-                                .filter(|t| t.is_finite() && *t > 0.0)
-                                .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
-                            Some(HookCommand::new(command, timeout))
-                        })
+                        .filter_map(|h| format.entry(h))
                         .collect();
                     let matcher = g.get("matcher").and_then(Value::as_str).map(str::to_string);
                     Some(MatcherGroup { matcher, hooks })
@@ -114,6 +173,14 @@ impl HookConfig {
             events.insert(event.clone(), groups);
         }
         Self { events }
+    }
+
+    /// Adds every hook of `other` after this one's (agents that read several files run the
+    /// hooks of all of them).
+    pub fn extend(&mut self, other: Self) {
+        for (event, groups) in other.events {
+            self.events.entry(event).or_default().extend(groups);
+        }
     }
 
     /// Reads AO's opencode plugin source (see the module docs). A source that never mentions
@@ -423,6 +490,66 @@ mod tests {
             ["fmt", "ao hooks claude-code tool-use"]
         );
         assert!(HookConfig::from_hooks_json(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn qwen_cursor_and_copilot_layouts() {
+        let qwen = json!({
+            "SessionStart": [{"matcher": "startup", "hooks": [
+                {"type": "command", "command": "ao hooks qwen session-start", "timeout": 30000}
+            ]}],
+            "Stop": [{"hooks": [{"type": "command", "command": "short", "timeout": 5}]}]
+        });
+        let c = HookConfig::from_hooks_json_as(&qwen, HookFormat::Qwen);
+        let start = c.commands_for("SessionStart", Some("startup"));
+        assert_eq!(
+            start[0].timeout,
+            Duration::from_secs(30),
+            "legacy milliseconds"
+        );
+        assert!(c.commands_for("SessionStart", Some("resume")).is_empty());
+        assert_eq!(
+            c.commands_for("Stop", None)[0].timeout,
+            Duration::from_secs(5)
+        );
+
+        let cursor = json!({
+            "stop": [{"command": "ao hooks cursor stop"}, {"hooks": [{"command": "grouped"}]}]
+        });
+        let c = HookConfig::from_hooks_json_as(&cursor, HookFormat::Cursor);
+        let stop: Vec<&str> = c
+            .commands_for("stop", None)
+            .iter()
+            .map(|h| h.command.as_str())
+            .collect();
+        assert_eq!(
+            stop,
+            ["ao hooks cursor stop"],
+            "a matcher group is not cursor's layout"
+        );
+
+        let copilot = json!({
+            "agentStop": [
+                {"type": "command", "bash": "ao hooks copilot stop", "powershell": "x", "timeoutSec": 7},
+                {"type": "command", "powershell": "windows only"},
+                {"type": "prompt", "prompt": "hi"}
+            ]
+        });
+        let mut c = HookConfig::from_hooks_json_as(&copilot, HookFormat::Copilot);
+        assert_eq!(
+            c.commands_for("agentStop", None),
+            [&HookCommand::new(
+                "ao hooks copilot stop",
+                Duration::from_secs(7)
+            )]
+        );
+        c.extend(HookConfig::from_hooks_json_as(
+            &json!({"agentStop": [{"type": "command", "bash": "second file"}]}),
+            HookFormat::Copilot,
+        ));
+        let all = c.commands_for("agentStop", None);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].timeout, COPILOT_DEFAULT_TIMEOUT);
     }
 
     #[test]

@@ -1,18 +1,26 @@
-//! The scripted fake agent (`fake-agent` binary) that stands in for `claude`, `codex` and
-//! `opencode` in the e2e tests: it consumes the same configuration the real agent would and
-//! fires the same hook commands, so AO's launch, hook, send and exit paths are exercised for
-//! real without a model API.
+//! The scripted fake agent (`fake-agent` binary) that stands in for the eight seed agents in
+//! the e2e tests: it consumes the same configuration the real agent would and fires the same
+//! hook commands, so AO's launch, hook, send and exit paths are exercised for real without a
+//! model API.
 //!
-//! Persona: the file name of argv[0] (`claude`, `codex`, `opencode`; the tests symlink the
-//! binary under those names), or the first argument when invoked as `fake-agent <persona> …`.
+//! Persona: the file name of argv[0] (the agent's binary name: `claude`, `codex`, `opencode`,
+//! `grok`, `cursor-agent`, `qwen`, `copilot`, `kimi`; the tests symlink the binary under those
+//! names), or the first argument when invoked as `fake-agent <persona> …`.
 //!
 //! Behaviour:
 //! * Hooks — claude: the `hooks` of the `--settings` file (or inline JSON); codex: the
 //!   `-c hooks.<Event>=[…]` overrides; opencode: the hook calls of AO's plugin
-//!   `.opencode/plugins/ao-activity.ts` in the cwd ([`hooks::HookConfig::from_opencode_plugin`]).
+//!   `.opencode/plugins/ao-activity.ts` in the cwd ([`hooks::HookConfig::from_opencode_plugin`]);
+//!   grok: the Claude-format `hooks` of `.claude/settings.json` and `.claude/settings.local.json`
+//!   in the cwd; cursor: `.cursor/hooks.json`; qwen: the `hooks` of `.qwen/settings.json`;
+//!   copilot: every `.github/hooks/*.json`; kimi: none (hook-less).
 //!   Each command runs as `/bin/sh -c <command>` with the event's JSON payload on stdin, waited
 //!   for with its timeout ([`hooks::run_hook`]); a failure is printed and ignored.
+//! * Native events and payloads are each agent's own ([`Ev::native`]): e.g. cursor's
+//!   `beforeSubmitPrompt` carries `conversation_id`, copilot's `userPromptSubmitted` carries
+//!   `sessionId`, qwen's `SessionStart` has the `source` its `startup` matcher filters on.
 //! * Session id — claude: `--resume` or `--session-id`; codex: `codex resume … <id>`; opencode:
+//!   `--session <id>`; grok/qwen: `-r <id>`; cursor/copilot: `--resume <id>`; kimi:
 //!   `--session <id>`; otherwise a fresh one (uuid; `ses_…` for opencode).
 //! * Terminal — raw mode and bracketed paste when stdin is a TTY; input parsed by
 //!   [`input::InputParser`]; each submitted message is echoed as `> <text>` and logged.
@@ -48,7 +56,7 @@ use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use serde_json::{Map, Value, json};
 
 use args::{Launch, Persona};
-use hooks::HookConfig;
+use hooks::{HookConfig, HookFormat};
 use input::{Event, InputParser};
 use script::Script;
 
@@ -238,19 +246,65 @@ impl Ev<'_> {
     /// The native event name the persona's configuration is keyed by (None: that agent has no
     /// such hook).
     fn native(self, persona: Persona) -> Option<&'static str> {
-        Some(match (persona, self) {
-            (Persona::Opencode, Self::SessionStart) => "session-start",
-            (Persona::Opencode, Self::UserPrompt(_)) => "user-prompt-submit",
-            (Persona::Opencode, Self::Stop) => "stop",
-            (Persona::Opencode, _) => return None,
-            (_, Self::SessionStart) => "SessionStart",
-            (_, Self::UserPrompt(_)) => "UserPromptSubmit",
-            (_, Self::ToolUse) => "PostToolUse",
-            (Persona::Claude, Self::Permission) => "Notification",
-            (_, Self::Permission) => "PermissionRequest",
-            (_, Self::Stop) => "Stop",
-            (_, Self::SessionEnd(_)) => "SessionEnd",
-        })
+        match persona {
+            Persona::Kimi => None,
+            Persona::Opencode => self.opencode_native(),
+            Persona::Cursor => self.cursor_native(),
+            Persona::Copilot => self.copilot_native(),
+            Persona::Claude | Persona::Grok | Persona::Codex | Persona::Qwen => {
+                Some(self.claude_native(persona))
+            }
+        }
+    }
+
+    /// The AO event names AO's opencode plugin passes.
+    fn opencode_native(self) -> Option<&'static str> {
+        match self {
+            Self::SessionStart => Some("session-start"),
+            Self::UserPrompt(_) => Some("user-prompt-submit"),
+            Self::Stop => Some("stop"),
+            Self::ToolUse | Self::Permission | Self::SessionEnd(_) => None,
+        }
+    }
+
+    /// cursor asks for permission on screen only.
+    fn cursor_native(self) -> Option<&'static str> {
+        match self {
+            Self::SessionStart => Some("sessionStart"),
+            Self::UserPrompt(_) => Some("beforeSubmitPrompt"),
+            Self::ToolUse => Some("beforeShellExecution"),
+            Self::Stop => Some("stop"),
+            Self::SessionEnd(_) => Some("sessionEnd"),
+            Self::Permission => None,
+        }
+    }
+
+    /// copilot asks for permission on screen only.
+    fn copilot_native(self) -> Option<&'static str> {
+        match self {
+            Self::SessionStart => Some("sessionStart"),
+            Self::UserPrompt(_) => Some("userPromptSubmitted"),
+            Self::ToolUse => Some("preToolUse"),
+            Self::Stop => Some("agentStop"),
+            Self::SessionEnd(_) => Some("sessionEnd"),
+            Self::Permission => None,
+        }
+    }
+
+    /// Claude's event names, shared by grok, codex and qwen; the permission question is a
+    /// `Notification` for Claude and grok, a `PermissionRequest` for codex and qwen.
+    fn claude_native(self, persona: Persona) -> &'static str {
+        match self {
+            Self::SessionStart => "SessionStart",
+            Self::UserPrompt(_) => "UserPromptSubmit",
+            Self::ToolUse => "PostToolUse",
+            Self::Permission if matches!(persona, Persona::Claude | Persona::Grok) => {
+                "Notification"
+            }
+            Self::Permission => "PermissionRequest",
+            Self::Stop => "Stop",
+            Self::SessionEnd(_) => "SessionEnd",
+        }
     }
 }
 
@@ -273,14 +327,14 @@ impl Agent {
     fn new(persona: Persona, launch: Launch, knobs: &Knobs, log: Log) -> Self {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let resumed = launch.resume.is_some() || launch.resume_subcommand;
-        let session_id = match persona {
-            Persona::Claude => launch.resume.clone().or_else(|| launch.session_id.clone()),
-            Persona::Codex | Persona::Opencode => launch.resume.clone(),
-        }
-        .unwrap_or_else(|| match persona {
-            Persona::Opencode => format!("ses_{:026x}", random_u128() >> 24),
-            _ => new_uuid(),
-        });
+        let session_id = launch
+            .resume
+            .clone()
+            .or_else(|| launch.session_id.clone())
+            .unwrap_or_else(|| match persona {
+                Persona::Opencode => format!("ses_{:026x}", random_u128() >> 24),
+                _ => new_uuid(),
+            });
         let (hooks, hooks_error) = match load_hooks(persona, &launch, &cwd) {
             Ok(h) => (h, None),
             Err(e) => (HookConfig::default(), Some(e)),
@@ -331,21 +385,26 @@ impl Agent {
 
     fn transcript_path(&self) -> String {
         let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+        let mangled: String = self
+            .cwd
+            .display()
+            .to_string()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
         match self.persona {
             Persona::Claude => {
                 let dir = std::env::var("CLAUDE_CONFIG_DIR")
                     .unwrap_or_else(|_| format!("{home}/.claude"));
-                let mangled: String = self
-                    .cwd
-                    .display()
-                    .to_string()
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                    .collect();
                 format!("{dir}/projects/{mangled}/{}.jsonl", self.session_id)
             }
+            Persona::Grok => format!("{home}/.grok/projects/{mangled}/{}.jsonl", self.session_id),
+            Persona::Qwen => format!(
+                "{home}/.qwen/projects/{mangled}/chats/{}.jsonl",
+                self.session_id
+            ),
             Persona::Codex => format!("{home}/.codex/sessions/rollout-{}.jsonl", self.session_id),
-            Persona::Opencode => String::new(),
+            Persona::Opencode | Persona::Cursor | Persona::Copilot | Persona::Kimi => String::new(),
         }
     }
 
@@ -360,14 +419,18 @@ impl Agent {
                 json!({"session_id": self.session_id, "hook_event_name": native}),
                 None,
             ),
-            Persona::Claude | Persona::Codex => {
+            // Hook-less: never asked.
+            Persona::Kimi => (Value::Null, None),
+            Persona::Cursor => (self.cursor_payload(ev, native), None),
+            Persona::Copilot => (self.copilot_payload(ev), None),
+            Persona::Claude | Persona::Grok | Persona::Codex | Persona::Qwen => {
                 let mut p = json!({
                     "session_id": self.session_id,
                     "transcript_path": self.transcript_path(),
                     "cwd": cwd,
                     "hook_event_name": native,
                 });
-                if self.persona == Persona::Claude {
+                if matches!(self.persona, Persona::Claude | Persona::Grok) {
                     p["permission_mode"] =
                         json!(self.launch.permission_mode.as_deref().unwrap_or("default"));
                 } else {
@@ -394,7 +457,7 @@ impl Agent {
                         p["tool_use_id"] = json!(format!("toolu_fake_{}", self.turns));
                         Some("Bash")
                     }
-                    Ev::Permission if self.persona == Persona::Claude => {
+                    Ev::Permission if matches!(self.persona, Persona::Claude | Persona::Grok) => {
                         p["message"] = json!("Claude needs your permission to use Bash");
                         p["notification_type"] = json!("permission_prompt");
                         Some("permission_prompt")
@@ -419,6 +482,59 @@ impl Agent {
                 (p, subject)
             }
         }
+    }
+
+    /// cursor's payload: the common `conversation_id`, `generation_id`, `hook_event_name` and
+    /// `workspace_roots`, plus the event's own fields.
+    fn cursor_payload(&self, ev: Ev<'_>, native: &str) -> Value {
+        let cwd = self.cwd.display().to_string();
+        let mut p = json!({
+            "conversation_id": self.session_id,
+            "generation_id": format!("gen-{}", self.turns),
+            "hook_event_name": native,
+            "workspace_roots": [cwd],
+        });
+        match ev {
+            Ev::UserPrompt(text) => {
+                p["prompt"] = json!(text);
+                p["attachments"] = json!([]);
+            }
+            Ev::ToolUse => {
+                p["command"] = json!("true");
+                p["cwd"] = json!(cwd);
+            }
+            Ev::Stop => p["status"] = json!("completed"),
+            Ev::SessionEnd(reason) => p["reason"] = json!(reason),
+            Ev::SessionStart | Ev::Permission => {}
+        }
+        p
+    }
+
+    /// copilot's payload: `sessionId`, `timestamp` (ms) and `cwd`, plus the event's own
+    /// fields.
+    fn copilot_payload(&self, ev: Ev<'_>) -> Value {
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut p = json!({
+            "sessionId": self.session_id,
+            "timestamp": u64::try_from(millis).unwrap_or(u64::MAX),
+            "cwd": self.cwd.display().to_string(),
+        });
+        match ev {
+            Ev::SessionStart => {
+                p["source"] = json!(if self.resumed { "resume" } else { "new" });
+            }
+            Ev::UserPrompt(text) => p["prompt"] = json!(text),
+            Ev::ToolUse => {
+                p["toolName"] = json!("bash");
+                p["toolArgs"] = json!(r#"{"command":"true"}"#);
+            }
+            Ev::Stop => p["stopReason"] = json!("end_turn"),
+            Ev::SessionEnd(reason) => p["reason"] = json!(reason),
+            Ev::Permission => {}
+        }
+        p
     }
 
     /// Runs every hook configured for `ev`, in order, each to completion (or its timeout).
@@ -564,6 +680,20 @@ fn echo(text: &str) -> String {
     format!("> {}", text.replace('\n', "\n  "))
 }
 
+/// Reads the `hooks` of the JSON file `path` laid out as `format`; a missing file configures
+/// nothing.
+fn hooks_of_file(path: &Path, format: HookFormat) -> Result<HookConfig, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+            Ok(HookConfig::from_hooks_json_as(&v["hooks"], format))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HookConfig::default()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// The persona's hook configuration; `Err` describes a configuration that could not be read
 /// (the agent then runs without hooks).
 fn load_hooks(persona: Persona, launch: &Launch, cwd: &Path) -> Result<HookConfig, String> {
@@ -590,6 +720,35 @@ fn load_hooks(persona: Persona, launch: &Launch, cwd: &Path) -> Result<HookConfi
                 Err(e) => Err(format!("{}: {e}", plugin.display())),
             }
         }
+        Persona::Grok => {
+            let mut hooks = hooks_of_file(&cwd.join(".claude/settings.json"), HookFormat::Claude)?;
+            hooks.extend(hooks_of_file(
+                &cwd.join(".claude/settings.local.json"),
+                HookFormat::Claude,
+            )?);
+            Ok(hooks)
+        }
+        Persona::Cursor => hooks_of_file(&cwd.join(".cursor/hooks.json"), HookFormat::Cursor),
+        Persona::Qwen => hooks_of_file(&cwd.join(".qwen/settings.json"), HookFormat::Qwen),
+        Persona::Copilot => {
+            let dir = cwd.join(".github/hooks");
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            };
+            files.sort();
+            let mut hooks = HookConfig::default();
+            for file in files {
+                hooks.extend(hooks_of_file(&file, HookFormat::Copilot)?);
+            }
+            Ok(hooks)
+        }
+        Persona::Kimi => Ok(HookConfig::default()),
     }
 }
 
@@ -653,7 +812,7 @@ pub fn main_entry() -> i32 {
         (p, argv.get(2..).unwrap_or_default())
     } else {
         eprintln!(
-            "fake-agent: unknown persona {program:?}; symlink me as claude, codex or opencode, or run `fake-agent <persona> …`"
+            "fake-agent: unknown persona {program:?}; symlink me as claude, codex, opencode, grok, cursor-agent, qwen, copilot or kimi, or run `fake-agent <persona> …`"
         );
         return 2;
     };
@@ -720,6 +879,64 @@ mod tests {
         assert_eq!(a.as_bytes()[14], b'4', "{a}");
         assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{a}");
         assert!(ao_protocol::limits::is_valid_agent_session_id(&a));
+    }
+
+    #[test]
+    fn every_hooked_persona_reports_its_session_id_where_ao_reads_it() {
+        let knobs = Knobs::default();
+        for persona in Persona::ALL {
+            let launch = Launch {
+                resume: Some("conv-1".into()),
+                ..Launch::default()
+            };
+            let agent = Agent::new(persona, launch, &knobs, Log::new(None));
+            assert_eq!(
+                agent.session_id, "conv-1",
+                "{persona:?} resumes the given id"
+            );
+            let fired: Vec<&str> = [
+                Ev::SessionStart,
+                Ev::UserPrompt("hi"),
+                Ev::ToolUse,
+                Ev::Stop,
+            ]
+            .into_iter()
+            .filter_map(|ev| {
+                let native = ev.native(persona)?;
+                let (payload, _) = agent.payload(ev, native);
+                assert_eq!(
+                    ao_protocol::hooks::agent_session_id(&payload).as_deref(),
+                    Some("conv-1"),
+                    "{persona:?} {native}: {payload}"
+                );
+                Some(native)
+            })
+            .collect();
+            let want: &[&str] = match persona {
+                Persona::Kimi => &[],
+                Persona::Opencode => &["session-start", "user-prompt-submit", "stop"],
+                Persona::Cursor => &[
+                    "sessionStart",
+                    "beforeSubmitPrompt",
+                    "beforeShellExecution",
+                    "stop",
+                ],
+                Persona::Copilot => &[
+                    "sessionStart",
+                    "userPromptSubmitted",
+                    "preToolUse",
+                    "agentStop",
+                ],
+                _ => &["SessionStart", "UserPromptSubmit", "PostToolUse", "Stop"],
+            };
+            assert_eq!(fired, want, "{persona:?}");
+        }
+        assert_eq!(Ev::Permission.native(Persona::Grok), Some("Notification"));
+        assert_eq!(
+            Ev::Permission.native(Persona::Qwen),
+            Some("PermissionRequest")
+        );
+        assert_eq!(Ev::Permission.native(Persona::Cursor), None);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The GitHub PR loop end to end: the real daemon polling the fake GitHub
 //! (`ao_tests::fake_github`) every second (`AO_GITHUB_POLL_INTERVAL=1s`), real git worktrees,
 //! AO's private tmux server and the scripted fake agent. PR discovery, CI/review/conflict
-//! nudges typed into the idle agent, merge completion, the rate budget, claim-PR and bad
-//! GitHub data, all observed as a user would (`ao`, the HTTP API, the agent's own log).
+//! nudges typed into the idle agent (never into a busy or waiting one, bounded per key and
+//! head SHA, deduplicated across daemon restarts, none for a stacked PR's conflict), merge
+//! completion with several PRs, the rate budget (REST and GraphQL limits, 401s, timeouts),
+//! claim-PR (also at spawn, with takeover and refusals) and bad GitHub data, all observed as a
+//! user would (`ao`, the HTTP API, the agent's own log).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -205,9 +208,10 @@ fn pr_loop_discovers_nudges_ci_review_conflict_and_completes_on_merge() {
     let s = lab.wait_session("p-1", "the PR to be discovered", |s| {
         has_pr(s, pr.number) && s["status"] == "pr_open"
     });
-    // ao's normalised URL takes the API's scheme (http for the local fake).
+    // The normalised URL is https on the web host, although the fake's API is plain http.
     let url = s["prs"][0]["url"].as_str().expect("url").to_string();
-    assert!(url.ends_with("/acme/widgets/pull/1"), "{s}");
+    assert_eq!(url, lab.pr_url(&pr), "{s}");
+    assert!(url.starts_with("https://"), "{s}");
 
     // CI fails: one nudge with the check name and the log tail.
     lab.gh.set_head_checks(
@@ -486,4 +490,377 @@ fn bad_github_data_never_writes_partial_facts_and_the_daemon_keeps_serving() {
         s["prs"][0]["title"] == "Second title"
     });
     assert!(lab.gh.stats().graphql_facts.faults >= 4);
+}
+
+/// The PR `number` of a session JSON, if the session has it.
+fn pr_of(s: &Value, number: u64) -> Option<&Value> {
+    s["prs"]
+        .as_array()
+        .and_then(|prs| prs.iter().find(|p| p["number"] == number))
+}
+
+/// Fails the `build` check on the PR's current head with a job log.
+fn fail_build(gh: &FakeGithub, pr: &PrRef, job: u64, log: &str) {
+    gh.set_head_checks(
+        pr,
+        vec![CheckSpec::run("build").failure().job_id(job).log(log)],
+    );
+}
+
+const CI_NUDGE: &str = "[AO] CI is failing";
+const CONFLICT_NUDGE: &str = "[AO] Your PR";
+
+#[test]
+fn a_merged_pr_completes_the_session_only_once_no_other_pr_is_open() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    let older = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/root"));
+    let newer = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/second"));
+    lab.wait_session("p-1", "both PRs discovered", |s| {
+        has_pr(s, older.number) && has_pr(s, newer.number)
+    });
+
+    // The older PR merges while the newer one stays open: the session lives on.
+    lab.gh.merge(&older);
+    lab.wait_session("p-1", "the older PR merged", |s| {
+        pr_of(s, older.number).is_some_and(|p| p["state"] == "merged")
+    });
+    lab.wait_polls(3);
+    let s = lab.session("p-1");
+    assert_eq!(s["isTerminated"], false, "{s}");
+    assert_eq!(pr_of(&s, newer.number).expect("newer")["state"], "open");
+    assert_eq!(
+        s["status"], "pr_open",
+        "an open PR outranks a merged one: {s}"
+    );
+
+    // The last open PR merges: terminated as merged.
+    lab.gh.merge(&newer);
+    let s = lab.wait_session("p-1", "terminated", |s| s["isTerminated"] == true);
+    assert_eq!(s["status"], "merged", "{s}");
+    assert_eq!(s["terminatedReason"], "pr_merged", "{s}");
+}
+
+#[test]
+fn a_stacked_child_pr_gets_no_conflict_nudge_while_its_parent_is_open() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    let parent = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/root"));
+    // The child targets the parent's branch (sessions.md §15: stacked).
+    let child = lab
+        .gh
+        .open_pr(OWNER, REPO, pr_spec("ao/p-1/child").base("ao/p-1/root"));
+    let parent_url = lab.pr_url(&parent);
+    let child_url = lab.pr_url(&child);
+    lab.wait_session("p-1", "both PRs discovered", |s| {
+        has_pr(s, parent.number) && has_pr(s, child.number)
+    });
+
+    // The child conflicts: stored, but no nudge. (A mergeability change alone does not bump
+    // a PR's `updated_at` on GitHub, so the repo guard would only see it at the periodic full
+    // refresh; `touch` stands for the update that usually comes with it.)
+    lab.gh.set_mergeable(&child, "CONFLICTING", "DIRTY");
+    lab.gh.touch(&child);
+    lab.wait_session("p-1", "the child conflicting", |s| {
+        pr_of(s, child.number).is_some_and(|p| p["mergeability"] == "conflicting")
+    });
+    lab.wait_polls(3);
+    assert_eq!(lab.nudges(CONFLICT_NUDGE), Vec::<String>::new());
+
+    // The parent conflicts too: it is not stacked, so it is nudged (and the child still not).
+    lab.gh.set_mergeable(&parent, "CONFLICTING", "DIRTY");
+    lab.gh.touch(&parent);
+    let nudges = lab.wait_nudges(CONFLICT_NUDGE, 1);
+    assert!(nudges[0].contains(&parent_url), "{}", nudges[0]);
+    assert!(
+        nudges[0].contains("merge conflicts with main"),
+        "{}",
+        nudges[0]
+    );
+    lab.wait_polls(3);
+    assert_eq!(lab.nudges(CONFLICT_NUDGE).len(), 1);
+
+    // The parent merges: the child is no longer stacked on an open PR, so its conflict nudges.
+    lab.gh.merge(&parent);
+    let nudges = lab.wait_nudges(CONFLICT_NUDGE, 2);
+    assert!(nudges[1].contains(&child_url), "{}", nudges[1]);
+    assert!(
+        nudges[1].contains("merge conflicts with ao/p-1/root"),
+        "{}",
+        nudges[1]
+    );
+    assert_eq!(lab.session("p-1")["isTerminated"], false);
+}
+
+#[test]
+fn ci_nudges_stop_at_three_per_check_and_head_sha() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    let pr = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/root"));
+    lab.wait_session("p-1", "the PR discovered", |s| has_pr(s, pr.number));
+
+    // Three different failures of `build` on one head SHA: three nudges.
+    for i in 1..=3_u64 {
+        fail_build(&lab.gh, &pr, 100 + i, &format!("error: failure #{i}\n"));
+        let got = lab.wait_nudges(CI_NUDGE, usize::try_from(i).expect("small"));
+        let last = got.last().expect("a nudge");
+        assert!(last.contains(&format!("failure #{i}")), "{last}");
+    }
+
+    // A fourth failure on the same head SHA is observed, but the key is at its budget.
+    let logs_before = lab.gh.stats().job_log.requests;
+    fail_build(&lab.gh, &pr, 104, "error: failure #4\n");
+    wait_for(LONG, "the fourth failure's log fetched", || {
+        (lab.gh.stats().job_log.requests > logs_before).then_some(())
+    });
+    lab.wait_polls(3);
+    let got = lab.nudges(CI_NUDGE);
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert_eq!(lab.session("p-1")["status"], "ci_failed");
+
+    // A new head SHA is a new scope: the budget starts again.
+    let sha = lab.gh.push(&pr);
+    fail_build(&lab.gh, &pr, 105, "error: failure #5\n");
+    let got = lab.wait_nudges(CI_NUDGE, 4);
+    assert!(got[3].contains("failure #5"), "{}", got[3]);
+    assert!(got[3].contains(&sha[..7]), "{}", got[3]);
+}
+
+#[test]
+fn nudge_dedup_survives_a_daemon_restart() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    let pr = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/root"));
+    lab.wait_session("p-1", "the PR discovered", |s| has_pr(s, pr.number));
+    fail_build(&lab.gh, &pr, 201, "error: boom\n");
+    lab.wait_nudges(CI_NUDGE, 1);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    wait_for(LONG, "the nudge recorded", || {
+        let r = rt.block_on(lab.home.api().get("/api/v1/sessions/p-1/pr"));
+        (r.body["prs"][0]["lastNudge"]["kind"] == "ci").then_some(())
+    });
+
+    // Restart: the agent keeps running, the new daemon polls the same failure again.
+    lab.ao(&["stop"]).ok();
+    lab.home.start();
+    lab.wait_polls(4);
+    lab.wait_session("p-1", "the agent idle after the restart", |s| {
+        s["activity"]["state"] == "idle"
+    });
+    lab.wait_polls(2);
+    assert_eq!(lab.nudges(CI_NUDGE).len(), 1, "re-nudged after a restart");
+
+    // The loop is alive: a different failure is nudged.
+    fail_build(&lab.gh, &pr, 202, "error: another boom\n");
+    let got = lab.wait_nudges(CI_NUDGE, 2);
+    assert!(got[1].contains("another boom"), "{}", got[1]);
+}
+
+#[test]
+fn an_agent_waiting_for_input_is_nudged_only_once_it_is_idle_again() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    let pr = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/root"));
+    lab.wait_session("p-1", "the PR discovered", |s| has_pr(s, pr.number));
+
+    // The agent asks for permission: waiting_input.
+    lab.ao(&["send", "--session", "p-1", "--message", "ask"])
+        .ok();
+    lab.wait_session("p-1", "waiting for input", |s| {
+        s["activity"]["state"] == "waiting_input"
+    });
+
+    // CI fails meanwhile: observed, not typed into the prompt.
+    fail_build(&lab.gh, &pr, 301, "error: needs a fix\n");
+    lab.wait_session("p-1", "CI failing stored", |s| {
+        pr_of(s, pr.number).is_some_and(|p| p["ci"] == "failing")
+    });
+    lab.wait_polls(3);
+    assert_eq!(lab.nudges(CI_NUDGE), Vec::<String>::new());
+    assert_eq!(lab.session("p-1")["status"], "needs_input");
+
+    // The human answers; the agent finishes its turn and the idle edge delivers the nudge.
+    lab.ao(&["send", "--session", "p-1", "--message", "yes"])
+        .ok();
+    let got = lab.wait_nudges(CI_NUDGE, 1);
+    assert!(got[0].contains("error: needs a fix"), "{}", got[0]);
+    let log = lab.fake_log();
+    let answer = log
+        .iter()
+        .position(|e| e["message"] == "yes")
+        .expect("answer logged");
+    let nudged = log
+        .iter()
+        .position(|e| e["message"].as_str() == Some(got[0].as_str()))
+        .expect("nudge logged");
+    assert!(nudged > answer, "nudged while waiting for input: {log:#?}");
+}
+
+#[test]
+fn spawn_claim_pr_takes_the_pr_over_and_refuses_forks_and_closed_prs() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    // The PR's branch exists in the project repo; its origin fetches from the repo itself.
+    git(&lab.repo, &["branch", "ao/p-1/feat"]);
+    let origin = lab.gh.clone_url(OWNER, REPO);
+    git(
+        &lab.repo,
+        &[
+            "config",
+            &format!("url.{}.insteadOf", lab.repo.display()),
+            &origin,
+        ],
+    );
+    // Owned by the live session p-1 (scm.md §4: `ao/p-1/root` owns `ao/p-1/…`).
+    let pr = lab.gh.open_pr(OWNER, REPO, pr_spec("ao/p-1/feat"));
+    let url = lab.pr_url(&pr);
+    lab.wait_session("p-1", "the PR discovered", |s| has_pr(s, pr.number));
+
+    // Spawn with the claim; takeover is the default.
+    let out = lab
+        .ao(&[
+            "spawn",
+            "--project",
+            "p",
+            "--agent",
+            "claude-code",
+            "--claim-pr",
+            &url,
+            "--json",
+        ])
+        .json();
+    let id = out["session"]["id"].as_str().expect("id").to_string();
+    assert_eq!(out["session"]["branch"], "ao/p-1/feat", "{out}");
+    assert_eq!(out["claim"]["takenOverFrom"], json!(["p-1"]), "{out}");
+    assert_eq!(out["claim"]["checkout"], "already_on_branch", "{out}");
+    let wt = PathBuf::from(out["session"]["workspacePath"].as_str().expect("path"));
+    assert_eq!(
+        git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "ao/p-1/feat"
+    );
+    assert!(has_pr(&lab.session(&id), pr.number));
+    let loser = lab.session("p-1");
+    assert!(!has_pr(&loser, pr.number), "{loser}");
+    assert_eq!(
+        loser["isTerminated"], false,
+        "the previous owner keeps running"
+    );
+    // The observer leaves the move alone.
+    lab.wait_polls(2);
+    assert!(has_pr(&lab.session(&id), pr.number));
+
+    // Refusals: the CLI exits 1 with the code, the API answers its status, nothing is spawned.
+    let fork = lab.gh.open_pr(
+        OWNER,
+        REPO,
+        PrSpec::new("feature/forked").fork("someone/widgets"),
+    );
+    let closed = lab.gh.open_pr(OWNER, REPO, PrSpec::new("feature/closed"));
+    lab.gh.close(&closed);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let api = lab.home.api();
+    for (pr, code, status) in [(&fork, "PR_FROM_FORK", 422), (&closed, "PR_NOT_OPEN", 409)] {
+        let url = lab.pr_url(pr);
+        let r = lab.ao(&[
+            "spawn",
+            "--project",
+            "p",
+            "--agent",
+            "claude-code",
+            "--claim-pr",
+            &url,
+        ]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(&format!("({code})")), "{}", r.stderr);
+        let reply = rt.block_on(api.post(
+            "/api/v1/sessions",
+            &json!({"projectId": "p", "harness": "claude-code", "claimPr": {"pr": url}}),
+        ));
+        assert_eq!(reply.status, status, "{}", reply.text);
+        assert_eq!(reply.code(), code, "{}", reply.text);
+    }
+    let sessions = lab.ao(&["session", "ls", "--json"]).json();
+    let count = sessions["sessions"]
+        .as_array()
+        .or_else(|| sessions.as_array())
+        .map_or(0, Vec::len);
+    assert_eq!(count, 2, "{sessions}");
+}
+
+#[test]
+fn graphql_rate_limits_auth_failures_and_timeouts_back_off_without_partial_facts() {
+    let lab = Lab::new();
+    lab.spawn_idle();
+    let pr = lab
+        .gh
+        .open_pr(OWNER, REPO, pr_spec("ao/p-1/root").title("Title 1"));
+    lab.wait_session("p-1", "the PR discovered", |s| {
+        s["prs"][0]["title"] == "Title 1"
+    });
+    lab.wait_github_state("ok");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let api = lab.home.api();
+    let summary = || {
+        let r = rt.block_on(api.get("/api/v1/sessions/p-1/pr"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["prs"].clone()
+    };
+    let title = |s: &Value| s["prs"][0]["title"].as_str().unwrap_or("").to_string();
+
+    // GraphQL RATE_LIMITED (the bucket exhausted until a reset 3 s ahead): backoff, the
+    // change waits, then arrives after the reset.
+    let before = summary();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    lab.gh
+        .set_reset(Resource::Graphql, i64::try_from(now + 3).expect("time"));
+    lab.gh.fail_next(
+        Route::GraphqlFacts,
+        1,
+        Fault::GraphqlError {
+            error_type: "RATE_LIMITED".into(),
+        },
+    );
+    lab.gh.set_title(&pr, "Title 2");
+    lab.wait_github_state("backoff");
+    assert_eq!(summary(), before, "facts written during a rate limit");
+    assert_eq!(title(&lab.session("p-1")), "Title 1");
+    lab.wait_session("p-1", "Title 2 after the reset", |s| title(s) == "Title 2");
+    lab.wait_github_state("ok");
+
+    // A 401 on GraphQL: auth_failed, nothing written, retried later with the token resolved
+    // again.
+    let before = summary();
+    lab.gh
+        .fail_next(Route::GraphqlFacts, 1, Fault::Unauthorized);
+    lab.gh.set_title(&pr, "Title 3");
+    lab.wait_github_state("auth_failed");
+    assert_eq!(summary(), before, "facts written after a 401");
+    assert_eq!(lab.ao(&["status"]).code, 0);
+    lab.wait_session("p-1", "Title 3 after the auth retry", |s| {
+        title(s) == "Title 3"
+    });
+    lab.wait_github_state("ok");
+
+    // GraphQL hangs far longer than the client's request timeout (5 s with a 1 s poll
+    // interval): the request is abandoned, the daemon keeps answering, and the next poll
+    // delivers the change (within LONG, so only the client timeout can have ended the hang).
+    let before = summary();
+    let faults = lab.gh.stats().graphql_facts.faults;
+    lab.gh
+        .fail_next(Route::GraphqlFacts, 1, Fault::Hang { ms: 600_000 });
+    lab.gh.set_title(&pr, "Title 4");
+    wait_for(LONG, "the hanging request", || {
+        (lab.gh.stats().graphql_facts.faults > faults).then_some(())
+    });
+    let status = lab.ao(&["status", "--json"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(summary(), before, "facts written while GitHub hangs");
+    let s = lab.wait_session("p-1", "Title 4 after the timeout", |s| {
+        title(s) == "Title 4"
+    });
+    assert_eq!(s["isTerminated"], false);
+    lab.wait_github_state("ok");
 }

@@ -547,7 +547,9 @@ async fn claim_writes_the_pr_switches_the_branch_and_takes_over() {
         .await
         .expect("origin");
     let s = &fx.tree.sessions;
-    let url = |n: u64| format!("{base}/o/demo/pull/{n}");
+    // The stand-in's API is plain http; PR URLs (references and the stored key) are https.
+    let web = base.replacen("http://", "https://", 1);
+    let url = |n: u64| format!("{web}/o/demo/pull/{n}");
     let first = s.spawn(cmd_spawn("demo", "sleep 30")).await.expect("spawn");
     let second = s.spawn(cmd_spawn("demo", "sleep 30")).await.expect("spawn");
 
@@ -626,4 +628,77 @@ async fn claim_writes_the_pr_switches_the_branch_and_takes_over() {
     let wt = fx.worktree("demo", third.as_str());
     assert_eq!(run_git(&wt, &["rev-parse", "HEAD"]).await, ten_sha);
     assert_eq!(fx.prs(&third).await[0].url(), url(10));
+}
+
+/// A GitHub that accepts connections and never answers; returns its base and a counter of the
+/// connections it holds.
+async fn hanging_github() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&held);
+    tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (base, held)
+}
+
+#[tokio::test]
+async fn a_claiming_spawn_waiting_on_github_leaves_the_project_actor_responsive() {
+    let (base, held) = hanging_github().await;
+    let scm_base = base.clone();
+    let fx = start_with(move |cfg| {
+        cfg.scm = Some(crate::config::ScmSetup {
+            config: ao_adapters::ScmConfig::for_base(&scm_base).expect("base"),
+            tokens: Arc::new(ao_adapters::TokenProvider::fixed("t0k")),
+        });
+    })
+    .await;
+    fx.project("demo", json!({})).await;
+    let web = base.replacen("http://", "https://", 1);
+    let mut claiming = cmd_spawn("demo", "sleep 30");
+    claiming.claim = Some(super::super::ClaimSpec {
+        pr_ref: format!("{web}/o/demo/pull/7"),
+        allow_takeover: true,
+    });
+    let sessions = fx.tree.sessions.clone();
+    let pending = tokio::spawn(async move { sessions.spawn(claiming).await });
+    eventually("the claim's GitHub request to be in flight", || {
+        let n = held.load(std::sync::atomic::Ordering::SeqCst);
+        async move { (n > 0).then_some(()) }
+    })
+    .await;
+
+    // The same ProjectActor serves a config change (a 5 s call) and a plain spawn meanwhile.
+    fx.tree
+        .projects
+        .set_config(
+            pid("demo"),
+            crate::ConfigChange::Patch(json!({"worker": {"command": "sleep 30"}})),
+        )
+        .await
+        .expect("config patched while GitHub hangs");
+    let plain = fx
+        .tree
+        .sessions
+        .spawn(cmd_spawn("demo", "sleep 30"))
+        .await
+        .expect("a plain spawn while GitHub hangs");
+    assert!(
+        !pending.is_finished(),
+        "the claiming spawn is still waiting"
+    );
+    // Nothing of the claiming spawn is written before GitHub answers.
+    let rows = fx.rows("demo").await;
+    assert_eq!(
+        rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        vec![plain],
+    );
+    pending.abort();
 }

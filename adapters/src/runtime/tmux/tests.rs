@@ -3,15 +3,15 @@
 //! user's tmux or each other.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use ao_protocol::SessionId;
 
 use super::*;
+use crate::process::{Output, ProcessError};
+use crate::runtime::conformance::eventually;
 use crate::runtime::{LaunchSpec, runtime_name};
 
 static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
@@ -96,22 +96,6 @@ impl Drop for Server {
                     .join(self.tmux.socket()),
             );
         }
-    }
-}
-
-/// Polls `check` every 25 ms until it yields a value; fails after 10 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -627,4 +611,49 @@ fn last_lines_trims_trailing_blanks() {
     assert_eq!(last_lines("a\nb\nc\n\n  \n", 2), "b\nc");
     assert_eq!(last_lines("a\n", 5), "a");
     assert_eq!(last_lines("\n\n", 3), "");
+}
+
+#[tokio::test]
+async fn a_daemon_killed_after_the_first_tmux_call_of_create_leaves_a_tagged_session() {
+    // SIGKILL can hit the daemon while `create` runs; the tmux client it started still
+    // finishes, nothing after it does. A wrapper runs the real tmux for the first call only
+    // and fails every later one, like a dead daemon: whatever the first call left must carry
+    // this AO_HOME's tag, or boot reconcile could never recognise it as an orphan
+    // (sessions.md §17 f).
+    let s = Server::new();
+    let marker = s.workdir().join("first-call-done");
+    let wrapper = s.workdir().join("tmux-once");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ -e '{m}' ]; then exit 1; fi\n: > '{m}'\nexec tmux \"$@\"\n",
+            m = marker.display()
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let once = s
+        .tmux
+        .clone()
+        .with_program(wrapper.to_string_lossy().into_owned());
+    // Another test thread may fork while our write fd is open ("text file busy"): retry.
+    eventually("the wrapper to be executable", || async {
+        let out = process::run_unchecked(&Cmd::new(&once.program).arg("-V")).await;
+        let _ = std::fs::remove_file(&marker);
+        out.ok().filter(Output::success)
+    })
+    .await;
+
+    // The outcome of `create` itself does not matter here (the daemon is gone).
+    let _ = once.create(&s.spec("demo-1", "sleep 60")).await;
+    assert!(marker.exists(), "the first tmux call ran");
+    let orphans = s.tmux.list_orphans().await.expect("list");
+    assert_eq!(
+        orphans,
+        vec![TaggedSession {
+            name: "demo-1".into(),
+            session_id: "demo-1".into()
+        }],
+        "the session exists only with its tags"
+    );
 }

@@ -117,6 +117,38 @@ async fn create_makes_a_new_branch_from_the_default_then_reuses_it() {
     assert!(f.registered(&req.path).await);
 }
 
+/// A worktree directory the user deleted leaves a stale (prunable) registration that holds
+/// the session's path and branch: git refuses the add, the registration is pruned and the
+/// add retried, on the branch with the agent's commits.
+#[tokio::test]
+async fn create_prunes_a_deleted_worktree_and_re_adds_it_on_its_branch() {
+    let f = Fixture::new().await;
+    let req = f.req("ao/demo-1/root", "demo-1");
+    f.ws.create(&req).await.expect("created");
+    let work = commit(&req.path, "agent work").await;
+    std::fs::remove_dir_all(&req.path).expect("rm -rf");
+    assert!(f.registered(&req.path).await, "git still lists it");
+
+    let created = f.ws.create(&req).await.expect("re-created");
+    assert!(!created.reused);
+    assert_eq!(head_branch(&req.path).await, "ao/demo-1/root");
+    assert_eq!(git_ok(&req.path, &["rev-parse", "HEAD"]).await, work);
+
+    // The same branch under another session's path, its old directory deleted: pruned too.
+    std::fs::remove_dir_all(&req.path).expect("rm -rf");
+    let elsewhere = CreateRequest {
+        path: f.path("demo-2"),
+        ..req.clone()
+    };
+    let created = f.ws.create(&elsewhere).await.expect("created elsewhere");
+    assert!(!created.reused);
+    assert!(
+        !f.registered(&req.path).await,
+        "the stale registration is gone"
+    );
+    assert_eq!(git_ok(&elsewhere.path, &["rev-parse", "HEAD"]).await, work);
+}
+
 #[tokio::test]
 async fn create_checks_out_an_existing_local_branch() {
     let f = Fixture::new().await;

@@ -1,7 +1,7 @@
 //! `GET /healthz`, `GET /readyz`, `POST /shutdown` (http-api.md §4). No `/api/v1` prefix; the
 //! `/readyz` 503 bodies are deliberately not the error envelope.
 
-use ao_protocol::{ErrorBody, Health, Readiness, ReadinessState, SERVICE_NAME, VERSION};
+use ao_protocol::{Health, Readiness, ReadinessState, SERVICE_NAME, VERSION};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -49,7 +49,6 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Shutdown has begun", body = Readiness),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ))]
 pub async fn shutdown(State(app): State<AppState>, _body: NoBody) -> (StatusCode, Json<Readiness>) {
     tracing::info!("shutdown requested over HTTP");

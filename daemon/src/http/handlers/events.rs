@@ -49,6 +49,21 @@ pub struct LogQuery {
     pub session: Option<String>,
 }
 
+/// One frame of the `GET /api/v1/events` stream as an SSE client parses it (documentation
+/// only: the stream is written as text). Frames without `data` (`retry: 3000`,
+/// `: keep-alive`) carry no event.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: never built
+pub struct SseFrame {
+    /// The event's seq; absent on `resync`.
+    id: Option<String>,
+    /// The event type (`ChangeEvent.type`), or `resync`.
+    event: String,
+    /// JSON: a `ChangeEvent`, or a `Resync` for `event: resync`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 fn non_negative(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -64,7 +79,7 @@ fn non_negative(s: &str) -> Option<i64> {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume cursor (ignored when `after` is given)"),
     ),
     responses(
-        (status = 200, description = "`text/event-stream`: `retry: 3000`, then `id/event/data` frames whose data is a ChangeEvent, `resync` events and `: keep-alive` comments", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: `retry: 3000`, then `id/event/data` frames whose data is a ChangeEvent, `resync` events and `: keep-alive` comments", content_type = "text/event-stream", body = SseFrame),
         (status = 400, description = "`INVALID_AFTER`", body = ErrorBody),
     ))]
 pub async fn events(

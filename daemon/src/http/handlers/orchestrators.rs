@@ -26,7 +26,7 @@ pub struct ListQuery {
 /// Orchestrators (terminated included), sorted by project id then num.
 #[utoipa::path(get, path = "/api/v1/orchestrators", tag = "orchestrators",
     security(("bearer" = [])),
-    params(("project" = Option<String>, Query, description = "Only orchestrators of this project")),
+    params(("project" = Option<String>, Query, description = "Only orchestrators of this project (a project id)", pattern = r"^[A-Za-z0-9](\.?[A-Za-z0-9_-])*\.?$", max_length = 64)),
     responses(
         (status = 200, description = "Orchestrator sessions, terminated included", body = SessionList),
         (status = 400, description = "`INVALID_QUERY` (a `project` that is not a project id)", body = ErrorBody),

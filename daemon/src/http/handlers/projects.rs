@@ -50,7 +50,6 @@ async fn envelope(app: &AppState, row: ProjectRow) -> Result<ProjectEnvelope, Ap
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Non-archived projects sorted by id", body = ProjectList),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ))]
 pub async fn list(State(app): State<AppState>) -> Result<Json<ProjectList>, ApiError> {
     let runtime = app.env.runtime;

@@ -120,8 +120,7 @@ pub(super) async fn required_project(
     }
 }
 
-/// A harness word; an unknown word is 400 `UNKNOWN_HARNESS` (a supported-but-not-yet harness
-/// is rejected by the actor with the same code).
+/// A harness word; an unknown word is 400 `UNKNOWN_HARNESS`.
 pub(super) fn parse_harness(raw: Option<&str>) -> Result<Option<Harness>, ApiError> {
     raw.map(|h| {
         h.parse::<Harness>()
@@ -197,8 +196,8 @@ impl ListQuery {
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
     security(("bearer" = [])),
     params(
-        ("project" = Option<String>, Query, description = "Only sessions of this project"),
-        ("kind" = Option<String>, Query, description = "`worker` or `orchestrator`"),
+        ("project" = Option<String>, Query, description = "Only sessions of this project (a project id)", pattern = r"^[A-Za-z0-9](\.?[A-Za-z0-9_-])*\.?$", max_length = 64),
+        ("kind" = Option<SessionKind>, Query, description = "`worker` or `orchestrator`"),
         ("active" = Option<bool>, Query, description = "`true`: live only; `false`: terminated only; absent: all"),
     ),
     responses(
@@ -239,7 +238,7 @@ pub async fn get(
     request_body = SpawnRequest,
     responses(
         (status = 201, description = "Spawned; `claim` is null unless `claimPr` was given", body = SpawnResponse),
-        (status = 400, description = "`PROJECT_ID_REQUIRED`, `INVALID_KIND`, `PROMPT_TOO_LONG`, `INVALID_ISSUE_ID`, `DISPLAY_NAME_REQUIRED`, `DISPLAY_NAME_TOO_LONG`, `INVALID_COMMAND`, `INVALID_BRANCH`, `AGENT_REQUIRED`, `UNKNOWN_HARNESS` (also for harnesses that are not supported yet), `COMMAND_REQUIRED`, `AGENT_BINARY_NOT_FOUND`, `BRANCH_NOT_FETCHED`, `PROJECT_NOT_RESOLVABLE`, `INVALID_JSON`; with `claimPr`: `PR_REQUIRED`, `INVALID_PR_REF`, `INVALID_BRANCH` (branch differs from the PR head ref)", body = ErrorBody),
+        (status = 400, description = "`PROJECT_ID_REQUIRED`, `INVALID_KIND`, `PROMPT_TOO_LONG`, `INVALID_ISSUE_ID`, `DISPLAY_NAME_REQUIRED`, `DISPLAY_NAME_TOO_LONG`, `INVALID_COMMAND`, `INVALID_BRANCH`, `AGENT_REQUIRED`, `UNKNOWN_HARNESS`, `COMMAND_REQUIRED`, `AGENT_BINARY_NOT_FOUND`, `BRANCH_NOT_FETCHED`, `PROJECT_NOT_RESOLVABLE`, `INVALID_JSON`; with `claimPr`: `PR_REQUIRED`, `INVALID_PR_REF`, `INVALID_BRANCH` (branch differs from the PR head ref)", body = ErrorBody),
         (status = 404, description = "`PROJECT_NOT_FOUND` (archived included); with `claimPr`: `PR_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`ORCHESTRATOR_ALREADY_RUNNING` (`details: {sessionId}`), `BRANCH_CHECKED_OUT_ELSEWHERE` (`details: {worktreePath}`); with `claimPr`: `PR_NOT_OPEN`, `PR_CLAIMED_BY_ACTIVE_SESSION` (`details: {ownerSessionId}`)", body = ErrorBody),
         (status = 422, description = "With `claimPr`: `SESSION_NOT_CLAIMABLE` (not a worker), `PR_PROJECT_MISMATCH`, `PR_FROM_FORK`", body = ErrorBody),

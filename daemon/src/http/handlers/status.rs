@@ -1,7 +1,7 @@
 //! `GET /api/v1/status` (http-api.md §5). The `github` block is the actor tree's
 //! `github_status()` (scm.md §8).
 
-use ao_protocol::{DaemonStatus, ErrorBody, GithubState, GithubStatus, VERSION};
+use ao_protocol::{DaemonStatus, GithubState, GithubStatus, VERSION};
 use axum::Json;
 use axum::extract::State;
 
@@ -28,8 +28,6 @@ fn github_disabled() -> GithubStatus {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Daemon status", body = DaemonStatus),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
-        (status = 503, description = "Starting or shutting down", body = ErrorBody),
     ))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<DaemonStatus>, ApiError> {
     let (sessions, projects, head_seq) = read(&app, |r| {
