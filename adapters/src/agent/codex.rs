@@ -90,7 +90,15 @@ impl Codex {
         match mode {
             PermissionMode::Default => &[],
             PermissionMode::AcceptEdits => &["--ask-for-approval", "on-request"],
-            PermissionMode::Auto => &["--full-auto"],
+            // `--full-auto` was this mode's flag until codex removed it (0.169.0 refuses it with
+            // "unexpected argument"); these two flags are what it stood for, and exist in old
+            // and new versions alike (docs/agents.md).
+            PermissionMode::Auto => &[
+                "--sandbox",
+                "workspace-write",
+                "--ask-for-approval",
+                "on-request",
+            ],
             PermissionMode::BypassPermissions => &["--dangerously-bypass-approvals-and-sandbox"],
         }
     }
@@ -233,7 +241,15 @@ mod tests {
                 Some(PermissionMode::AcceptEdits),
                 &["--ask-for-approval", "on-request"],
             ),
-            (Some(PermissionMode::Auto), &["--full-auto"]),
+            (
+                Some(PermissionMode::Auto),
+                &[
+                    "--sandbox",
+                    "workspace-write",
+                    "--ask-for-approval",
+                    "on-request",
+                ],
+            ),
             (
                 Some(PermissionMode::BypassPermissions),
                 &["--dangerously-bypass-approvals-and-sandbox"],

@@ -137,7 +137,12 @@ const SPECS: [Spec; 9] = [
         delivery: PromptDelivery::InCommand,
         perm: [
             &["--ask-for-approval", "on-request"],
-            &["--full-auto"],
+            &[
+                "--sandbox",
+                "workspace-write",
+                "--ask-for-approval",
+                "on-request",
+            ],
             &["--dangerously-bypass-approvals-and-sandbox"],
         ],
         model_flag: Some("-m"),

@@ -67,6 +67,9 @@ impl Persona {
 pub enum ArgError {
     #[error("{flag} needs a value")]
     MissingValue { flag: String },
+    /// A flag the real CLI refuses (codex 0.169.0 has no `--full-auto`).
+    #[error("unexpected argument '{flag}' found")]
+    Unexpected { flag: String },
 }
 
 /// What the command line asked for.
@@ -259,6 +262,9 @@ fn parse_codex(args: &[String]) -> Result<Launch, ArgError> {
         },
         &mut positionals,
     )?;
+    if let Some(flag) = l.flags.iter().find(|f| *f == "--full-auto") {
+        return Err(ArgError::Unexpected { flag: flag.clone() });
+    }
     l.config_overrides = overrides;
     if l.resume_subcommand && !positionals.is_empty() {
         // `codex resume [flags] <id> [prompt]`.
@@ -272,12 +278,7 @@ fn parse_codex(args: &[String]) -> Result<Launch, ArgError> {
         l.permission_mode = l
             .flags
             .iter()
-            .find(|f| {
-                matches!(
-                    f.as_str(),
-                    "--full-auto" | "--dangerously-bypass-approvals-and-sandbox"
-                )
-            })
+            .find(|f| *f == "--dangerously-bypass-approvals-and-sandbox")
             .map(|f| f.trim_start_matches('-').to_string());
     }
     Ok(l)
@@ -594,7 +595,10 @@ mod tests {
             "-c",
             "check_for_update_on_startup=false",
             "--dangerously-bypass-hook-trust",
-            "--full-auto",
+            "--sandbox",
+            "workspace-write",
+            "--ask-for-approval",
+            "on-request",
         ]);
         for (ev, ao) in [
             ("SessionStart", "session-start"),
@@ -619,7 +623,7 @@ mod tests {
         assert_eq!(l.prompt.as_deref(), Some("fix it"));
         assert_eq!(l.model.as_deref(), Some("o3"));
         assert_eq!(l.system_prompt.as_deref(), Some("be brief"));
-        assert_eq!(l.permission_mode.as_deref(), Some("full-auto"));
+        assert_eq!(l.permission_mode.as_deref(), Some("on-request"));
         assert!(!l.resume_subcommand);
         let cfg = l.codex_config();
         assert_eq!(cfg["check_for_update_on_startup"], json!(false));
@@ -747,5 +751,11 @@ mod tests {
                 flag: "--session".into()
             })
         );
+    }
+
+    #[test]
+    fn codex_refuses_the_removed_full_auto_flag_like_the_real_cli() {
+        let err = parse(Persona::Codex, &v(&["--full-auto", "--", "go"])).expect_err("refused");
+        assert_eq!(err.to_string(), "unexpected argument '--full-auto' found");
     }
 }

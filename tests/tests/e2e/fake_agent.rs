@@ -452,7 +452,10 @@ fn codex_takes_its_hooks_from_config_flags_and_resumes_by_id() {
         "-c".into(),
         "check_for_update_on_startup=false".into(),
         "--dangerously-bypass-hook-trust".into(),
-        "--full-auto".into(),
+        "--sandbox".into(),
+        "workspace-write".into(),
+        "--ask-for-approval".into(),
+        "on-request".into(),
     ];
     for ev in [
         "SessionStart",
