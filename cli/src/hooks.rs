@@ -12,7 +12,8 @@
 //! On failure: one line on stderr, and `<RFC3339> session=<id> ao hooks <agent> <event>:
 //! <error>` appended to `$AO_DATA_DIR/hooks.log` (emptied first once it exceeds 1 MiB). When
 //! the daemon is unreachable (no run-file, dead pid, connection refused, timeout, or a daemon
-//! that is starting or shutting down), the signal is also appended as a [`SpoolEntry`] line to
+//! that is starting or shutting down), the signal is also appended, stamped with the time it is
+//! spooled, as a [`SpoolEntry`] line to
 //! `$AO_DATA_DIR/hooks.spool` under an exclusive `flock`; the spool is capped at 10 MiB by
 //! dropping its oldest lines.
 //!
@@ -134,6 +135,14 @@ pub fn run(agent: &str, event: &str) {
         );
     }
     if matches!(failure, Failure::Unreachable(_)) {
+        // Stamped now, not when the hook started: whatever the unreachable daemon applied, it
+        // applied before this moment (a signal it held during a spawn, for instance, is
+        // stamped when it is applied), so the replay's `at` rule (sessions.md §12.1) never
+        // ranks this signal behind a fact that it follows.
+        let entry = SpoolEntry {
+            at: ao_protocol::time::now(),
+            ..entry
+        };
         let spool = env.data_dir.join("hooks.spool");
         match append_spool(&spool, &entry, SPOOL_MAX_BYTES, deadline) {
             Ok(0) => {}
@@ -416,6 +425,9 @@ pub fn append_spool(
     file.flush()?;
     Ok(dropped)
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -70,6 +70,10 @@ impl Home {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        self.write_run_file_on(pid, port);
+    }
+
+    fn write_run_file_on(&self, pid: u32, port: u16) {
         std::fs::create_dir_all(self.ao_home()).expect("mkdir");
         let rf = serde_json::json!({
             "pid": pid, "port": port, "token": "0".repeat(64),
@@ -270,6 +274,30 @@ fn hooks_without_a_daemon_spool_the_signal_and_log_the_failure() {
     let spool = std::fs::read_to_string(h.data_dir().join("hooks.spool")).expect("spool");
     assert_eq!(spool.lines().count(), 3);
     assert!(stderr(&o).contains("stale run-file"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_spooled_signal_is_stamped_when_it_is_spooled_not_when_the_hook_started() {
+    // A daemon that takes the connection and never answers: the post times out after 2 s and
+    // the signal is spooled. Its `at` is that moment: everything the unreachable daemon applied
+    // happened before it, which is what the boot replay's `at` rule compares against.
+    let h = Home::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    h.write_run_file_on(std::process::id(), port);
+    let before = ao_protocol::time::now();
+    let o = h.hook("claude-code", "stop", Some("demo-1"), "{}");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let spool = std::fs::read_to_string(h.data_dir().join("hooks.spool")).expect("spool");
+    let line: Value = serde_json::from_str(spool.trim()).expect("one spool line");
+    let at = ao_protocol::time::parse(line["at"].as_str().expect("at")).expect("a timestamp");
+    let started = ao_protocol::time::parse(&before).expect("a timestamp");
+    assert!(
+        at - started >= chrono::Duration::milliseconds(1500),
+        "stamped at {at}, the hook started at {started}"
+    );
+    drop(silent);
 }
 
 #[test]

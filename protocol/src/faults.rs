@@ -24,8 +24,10 @@
 //! * Tests run in parallel in one process, so a fault only fires for subjects that contain all
 //!   of its needles (a temp-dir path, a tmux socket name, a server port): tests never see each
 //!   other's faults.
-//! * [`fire`] never blocks and never panics; an empty registry costs one uncontended lock.
-//! * The first armed entry that matches wins; a counted entry disarms itself when spent.
+//! * [`fire`] never panics and holds the registry lock only to look up and count; with nothing
+//!   armed it costs one uncontended lock.
+//! * The first armed entry that matches decides (one still skipping lets the call through); a
+//!   counted entry stops firing when spent.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

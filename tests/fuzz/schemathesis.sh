@@ -2,7 +2,7 @@
 # API fuzzing of the real daemon with schemathesis (issue 5 item 4; docs/testing.md "API fuzzing").
 #
 # Starts `ao daemon` on a throw-away AO_HOME (its own tmux socket, a free loopback port, a dead
-# GitHub endpoint), registers a project `demo` with one live `command` session `demo-1` (the ids
+# GitHub endpoint, an empty HOME), registers a project `demo` with one live `command` session `demo-1` (the ids
 # the OpenAPI examples use), then runs schemathesis against the daemon's own
 # /api/v1/openapi.json with the bearer token and an allowed Origin. It fails unless:
 #   * schemathesis reports no failure with every check but positive_data_acceptance (see
@@ -21,6 +21,8 @@
 # schemathesis is installed from PyPI into a venv under ${XDG_CACHE_HOME:-~/.cache}/ao-fuzz
 # (override with AO_FUZZ_VENV) on first use; the version is pinned below so a seed replays.
 # Needs python3 (with venv), git and tmux. The work dir (daemon log, reports) is kept on failure.
+# Agent CLIs installed in /usr/local/bin or /opt/homebrew/bin make it refuse to run (fuzzed
+# spawns would start them) unless AO_FUZZ_ALLOW_AGENTS=1.
 set -euo pipefail
 
 SCHEMATHESIS_VERSION=4.32.5
@@ -41,6 +43,19 @@ for tool in python3 git tmux; do
   command -v "$tool" >/dev/null 2>&1 || { echo "schemathesis.sh: $tool is required" >&2; exit 1; }
 done
 [ -x "$bin" ] || { echo "schemathesis.sh: $bin is missing: cargo build -p ao-cli --bin ao" >&2; exit 1; }
+# Fuzzed spawns name real harnesses. The daemon gets an empty HOME and a PATH of only the dirs
+# of sh, git and tmux, but it always searches /usr/local/bin and /opt/homebrew/bin: an agent
+# CLI there would be launched for real (with random prompts), so refuse unless told otherwise.
+found=()
+for b in claude codex opencode grok cursor-agent qwen copilot kimi; do
+  for d in /usr/local/bin /opt/homebrew/bin; do
+    if [ -x "$d/$b" ]; then found+=("$d/$b"); fi
+  done
+done
+if [ ${#found[@]} -gt 0 ] && [ "${AO_FUZZ_ALLOW_AGENTS:-0}" != 1 ]; then
+  echo "schemathesis.sh: fuzzed spawns would start ${found[*]}; set AO_FUZZ_ALLOW_AGENTS=1 to run anyway" >&2
+  exit 1
+fi
 
 # --- schemathesis, cached outside the repository -------------------------------------------
 venv=${AO_FUZZ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ao-fuzz/venv}
@@ -75,8 +90,11 @@ dead_port=$(free_port) # nothing listens here: GitHub calls fail fast, never lea
 git init -q -b main "$work/repo"
 git -C "$work/repo" -c user.name=fuzz -c user.email=fuzz@example.invalid commit -q --allow-empty -m init
 
-# A clean environment: no AO_* or GitHub variables of the caller leak in.
-env -i PATH="$PATH" HOME="$HOME" USER="${USER:-fuzz}" LANG=C.UTF-8 TMPDIR="${TMPDIR:-/tmp}" \
+# A clean environment: no AO_* or GitHub variables of the caller leak in, and neither do the
+# caller's home (agent installs, ~/.tmux.conf, gh credentials) and PATH.
+mkdir -p "$work/user"
+daemon_path=$(for t in sh git tmux; do dirname "$(command -v "$t")"; done | awk '!seen[$0]++' | paste -sd:)
+env -i PATH="$daemon_path" HOME="$work/user" USER="${USER:-fuzz}" LANG=C.UTF-8 TMPDIR="${TMPDIR:-/tmp}" \
   AO_HOME="$home" AO_PORT="$port" AO_TMUX_SOCKET="$sock" AO_LOG=info \
   AO_GITHUB_TOKEN=fuzz-not-a-token AO_GITHUB_API_URL="http://127.0.0.1:$dead_port" \
   "$bin" daemon >"$work/daemon.log" 2>&1 &

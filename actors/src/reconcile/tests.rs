@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ao_adapters::runtime::{CreateSpec, LaunchSpec};
-use ao_adapters::{Runtime, Tmux, git, process};
+use ao_adapters::runtime::{AttachSpec, BoxFuture, CreateSpec, LaunchSpec, TaggedSession};
+use ao_adapters::{Probe, ProbeTarget, Runtime, RuntimeError, Tmux, git, process};
 use ao_protocol::{
     ActivityState, Harness, RuntimeKind, SessionId, SessionKind, TerminatedReason, time,
 };
@@ -122,10 +122,14 @@ impl Fx {
 
     /// Starts a tree on the store (the daemon's boot up to, not including, reconcile).
     async fn boot(&mut self) {
-        let opened = ao_store::open(&self.data).expect("store opens");
         let tmux = self.tmux_adapter();
         tmux.write_conf().expect("tmux.conf");
-        let runtime: Arc<dyn Runtime> = Arc::new(tmux);
+        self.boot_with(Arc::new(tmux)).await;
+    }
+
+    /// [`Fx::boot`] with another runtime adapter.
+    async fn boot_with(&mut self, runtime: Arc<dyn Runtime>) {
+        let opened = ao_store::open(&self.data).expect("store opens");
         let mut env: BTreeMap<String, String> = std::env::vars().collect();
         env.insert(
             "HOME".to_string(),
@@ -788,4 +792,155 @@ async fn a_signal_spooled_after_the_boot_replay_is_applied_by_the_reaper() {
         (std::fs::metadata(fx.spool()).map_or(0, |m| m.len()) == 0).then_some(())
     })
     .await;
+}
+
+/// tmux, except that `create` never returns once the session exists: the daemon died right
+/// after starting the runtime (the tmux client it started still completes).
+struct DiesAfterCreate(Tmux);
+
+impl Runtime for DiesAfterCreate {
+    fn kind(&self) -> RuntimeKind {
+        Runtime::kind(&self.0)
+    }
+    fn prepare(&self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Runtime::prepare(&self.0)
+    }
+    fn create<'a>(&'a self, spec: &'a CreateSpec) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            Runtime::create(&self.0, spec).await?;
+            std::future::pending().await
+        })
+    }
+    fn probe_all<'a>(
+        &'a self,
+        targets: &'a [ProbeTarget],
+    ) -> BoxFuture<'a, std::collections::HashMap<String, Probe>> {
+        Runtime::probe_all(&self.0, targets)
+    }
+    fn probe_one<'a>(&'a self, target: &'a ProbeTarget) -> BoxFuture<'a, Probe> {
+        Runtime::probe_one(&self.0, target)
+    }
+    fn destroy<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Runtime::destroy(&self.0, name)
+    }
+    fn capture<'a>(
+        &'a self,
+        name: &'a str,
+        lines: usize,
+    ) -> BoxFuture<'a, Result<String, RuntimeError>> {
+        Runtime::capture(&self.0, name, lines)
+    }
+    fn send<'a>(&'a self, name: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Runtime::send(&self.0, name, text)
+    }
+    fn send_enter<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Runtime::send_enter(&self.0, name)
+    }
+    fn attach(&self, name: &str) -> AttachSpec {
+        Runtime::attach(&self.0, name)
+    }
+    fn list_orphans(&self) -> BoxFuture<'_, Result<Vec<TaggedSession>, RuntimeError>> {
+        Runtime::list_orphans(&self.0)
+    }
+}
+
+#[tokio::test]
+async fn a_relaunch_cut_short_after_its_runtime_started_is_already_recorded() {
+    let mut fx = Fx::new(SLOW).await;
+    fx.project("demo", json!({})).await;
+    let id = fx.spawn("echo gen-$$-up; sleep 120").await;
+    fx.tree()
+        .sessions
+        .activity(id.clone(), Some(ActivityState::WaitingInput), None, None)
+        .await
+        .expect("activity");
+    fx.stop().await;
+    fx.kill_server().await;
+
+    // Boot reconcile relaunches the session in place, and the daemon dies as soon as the
+    // new agent's runtime exists.
+    fx.boot_with(Arc::new(DiesAfterCreate(fx.tmux_adapter())))
+        .await;
+    let tree = fx.tree.take().expect("tree");
+    {
+        let reconcile = tree.reconcile();
+        tokio::pin!(reconcile);
+        tokio::select! {
+            _ = &mut reconcile => panic!("a relaunch whose runtime never returns cannot finish"),
+            () = fx.wait_for_pane(id.as_str(), "-up") => {}
+        }
+    }
+    tree.shutdown(Duration::from_secs(5)).await;
+    fx.reader = None;
+
+    // The next boot adopts the new agent: the row must already say it was relaunched, with
+    // the fresh agent's facts, not the previous agent's `waiting_input`.
+    fx.boot().await;
+    let report = fx.reconcile().await;
+    assert_eq!(report.adopted, vec![id.clone()], "{report:?}");
+    let row = fx.row(&id).await.expect("row");
+    assert!(!row.is_terminated);
+    assert_eq!(row.restarts, 1);
+    assert_eq!(row.activity_state, ActivityState::Idle);
+    assert_eq!(row.first_signal_at, None);
+    fx.assert_second_run_is_a_noop().await;
+}
+
+#[tokio::test]
+async fn a_restore_cut_short_after_its_runtime_started_leaves_an_orphan_not_a_hidden_agent() {
+    let mut fx = Fx::new(SLOW).await;
+    fx.project("demo", json!({})).await;
+    let id = fx.spawn("echo gen-$$-up; sleep 120").await;
+    // The agent exits; its dead pane is kept (the row still holds the runtime).
+    let pid: i32 = fx
+        .pane(id.as_str(), "#{pane_pid}")
+        .await
+        .parse()
+        .expect("pane pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the agent");
+    eventually("the pane to die", || async {
+        (fx.pane(id.as_str(), "#{pane_dead}").await == "1").then_some(())
+    })
+    .await;
+    fx.tree()
+        .sessions
+        .activity(id.clone(), Some(ActivityState::Exited), None, None)
+        .await
+        .expect("activity");
+    fx.actor_gone(&id).await;
+    fx.stop().await;
+
+    // A restore starts the new agent, and the daemon dies before `mark_spawned`.
+    fx.boot_with(Arc::new(DiesAfterCreate(fx.tmux_adapter())))
+        .await;
+    let tree = fx.tree.take().expect("tree");
+    {
+        let restore = tree.sessions.restore(id.clone());
+        tokio::pin!(restore);
+        tokio::select! {
+            _ = &mut restore => panic!("a restore whose runtime never returns cannot finish"),
+            () = eventually("the new agent", || async {
+                (fx.pane(id.as_str(), "#{pane_dead}").await == "0").then_some(())
+            }) => {}
+        }
+    }
+    tree.shutdown(Duration::from_secs(5)).await;
+    fx.reader = None;
+
+    fx.boot().await;
+    let report = fx.reconcile().await;
+    assert_eq!(report.orphans_destroyed, vec![id.to_string()], "{report:?}");
+    assert!(
+        !fx.has_session(id.as_str()).await,
+        "no agent runs under a terminated row"
+    );
+    let row = fx.row(&id).await.expect("row");
+    assert!(row.is_terminated);
+    assert_eq!(row.terminated_reason, Some(TerminatedReason::AgentExited));
+    assert_eq!(row.runtime_handle_id, "");
+    fx.assert_second_run_is_a_noop().await;
 }

@@ -6,8 +6,9 @@
 //!   uninstall the hooks, safe-destroy the workspace, `mark_terminated(spawn_failed)`).
 //! * [`kill`]: §4. [`restore`]: §5. [`rollback`]: §6. [`cleanup_one`]: one session of §7.
 //! * [`relaunch`]: the in-place relaunch of §13.2 / §17 d (restore-like, without marking
-//!   terminated first; `record_relaunch` instead of `mark_spawned`); boot reconcile reaches
-//!   it through [`relaunch_if_missing`], which re-probes first.
+//!   terminated first; `record_relaunch` instead of `mark_spawned`, written just before the
+//!   runtime is created so that no crash leaves an unrecorded relaunched agent); boot
+//!   reconcile reaches it through [`relaunch_if_missing`], which re-probes first.
 //!
 //! Invariants:
 //! * A worktree is only ever removed with the workspace's safe destroy (never forced), and not
@@ -783,24 +784,37 @@ pub(crate) fn can_relaunch(row: &SessionRow) -> bool {
         .is_some_and(|agent| launch_mode(agent, row, false).is_some())
 }
 
-/// Restore steps 3–7 (shared with the in-place relaunch): returns the runtime handle.
+/// Restore steps 3–7 (shared with the in-place relaunch): returns the runtime handle. With
+/// `in_place` (§13.2, §17 d) it runs `record_relaunch` right before the runtime is created:
+/// a daemon killed in between then finds the runtime missing and relaunches again, whereas
+/// the reverse order would leave a new, unrecorded agent that the next boot adopts under the
+/// previous agent's activity facts and restart count.
 async fn relaunch_core(
     svc: &SessionServices,
     row: &SessionRow,
     project: &ProjectRow,
     agent: &'static dyn Agent,
     mode: LaunchMode,
+    in_place: bool,
 ) -> Result<(String, Launched), CommandError> {
     let config = project_config(project)?;
     let harness = agent.harness();
     let binary = resolve_binary(svc, &config, harness, agent)?;
     let runtime = svc.runtime_or_err(row.runtime)?;
-    // 3. Destroy any leftover runtime session with the same name.
+    // 3. Destroy any leftover runtime session with the same name. A restored row that held
+    // it (the dead pane of an agent that exited) forgets it now: should the daemon die after
+    // the new runtime exists and before `mark_spawned`, that runtime is then an orphan for boot
+    // reconcile, not a live agent under a terminated row.
     let name = runtime_name(row.id.as_str());
     runtime
         .destroy(&name)
         .await
         .map_err(|e| CommandError::rejected(ErrorCode::RuntimeError, e.to_string()))?;
+    if !in_place && !row.runtime_handle_id.is_empty() {
+        svc.reducer
+            .clear_runtime(&row.id, svc.timeouts.short)
+            .await?;
+    }
     // 4. Workspace restore at the computed path.
     let prefix = session_prefix(&project.id, &config);
     let path = worktree_path(svc.workspace.root(), row.kind, &row.id, &prefix)
@@ -862,6 +876,11 @@ async fn relaunch_core(
             env: setup.env.clone(),
         },
     };
+    if in_place {
+        svc.reducer
+            .record_relaunch(&row.id, name.clone(), svc.timeouts.short)
+            .await?;
+    }
     if let Err(e) = runtime.create(&spec).await {
         if let Err(d) = runtime.destroy(&name).await {
             tracing::warn!(session = %row.id, error = %d, "cannot destroy a failed launch");
@@ -937,7 +956,7 @@ pub(crate) async fn restore(
         )
     })?;
     // 3–7.
-    let (name, launched) = relaunch_core(svc, &row, &project, agent, mode).await?;
+    let (name, launched) = relaunch_core(svc, &row, &project, agent, mode, false).await?;
     // 8. mark_spawned.
     let runtime = svc.runtime_or_err(row.runtime)?;
     if let Err(e) = svc
@@ -978,19 +997,7 @@ pub(crate) async fn relaunch(
         return Ok(None);
     };
     let project = live_project(svc, &row).await?;
-    let (name, launched) = relaunch_core(svc, &row, &project, agent, mode).await?;
-    if let Err(e) = svc
-        .reducer
-        .record_relaunch(id, name.clone(), svc.timeouts.short)
-        .await
-    {
-        if let Ok(rt) = svc.runtime_or_err(row.runtime)
-            && let Err(d) = rt.destroy(&name).await
-        {
-            tracing::warn!(session = %id, error = %d, "cannot destroy a failed relaunch");
-        }
-        return Err(e);
-    }
+    let (_, launched) = relaunch_core(svc, &row, &project, agent, mode, true).await?;
     Ok(Some(launched))
 }
 

@@ -561,7 +561,7 @@ mod tmux {
 // fixture.
 
 /// The zellij binary: on `PATH`, else `~/.cargo/bin/zellij`. Missing zellij fails the test.
-fn zellij_program() -> String {
+pub(super) fn zellij_program() -> String {
     let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join("zellij"))
@@ -655,4 +655,39 @@ impl Drop for ZellijFixture {
 mod zellij {
     use super::ZellijFixture;
     all_checks!(ZellijFixture::new());
+}
+
+/// zellij only: a session whose server dies before its agent pane shows (zellij 0.45.1 can
+/// crash while initialising a session) is started once more. The first `attach` is swallowed
+/// by a wrapper, which is what the adapter sees when the new server dies at once.
+#[tokio::test]
+async fn zellij_starts_a_session_again_when_it_died_while_starting() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut f = ZellijFixture::new();
+    let dropped = f.dir.path().join("dropped");
+    let wrapper = f.dir.path().join("zellij-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = attach ] && [ ! -e {dropped} ]; then : > {dropped}; exit 0; fi\nexec {real} \"$@\"\n",
+            dropped = shell_quote(&dropped.to_string_lossy()),
+            real = shell_quote(&f.program),
+        ),
+    )
+    .expect("write the wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Another test thread may fork while our write fd is open ("text file busy"): retry.
+    eventually("the wrapper to be executable", || async {
+        process::run(&Cmd::new(wrapper.to_string_lossy()).arg("--version"))
+            .await
+            .ok()
+    })
+    .await;
+    f.zellij = f.zellij.clone().with_program(wrapper.to_string_lossy());
+
+    let one = id(&f, 1);
+    create(&f, &one, "echo up; sleep 60").await;
+    assert!(dropped.exists(), "the first start was lost");
+    assert_eq!(f.runtime().probe_one(&target(&one)).await, Probe::Alive);
+    screen_shows(&f, one.as_str(), "up").await;
 }

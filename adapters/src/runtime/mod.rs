@@ -26,6 +26,8 @@
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod proptests;
 pub mod tmux;
 pub mod zellij;
 

@@ -18,8 +18,9 @@
 //!   0700 and must be owned by this user.
 //! * `zellij --version` runs once per [`Zellij`] value (the daemon builds one); a version older
 //!   than [`MIN_VERSION`] fails `create` with [`RuntimeError::Unsupported`].
-//! * [`Zellij::probe_all`] runs one `list-sessions`, then one `list-panes` per listed target
-//!   session (zellij has no cross-session pane listing); none at all without targets or
+//! * [`Zellij::probe_all`] runs one `list-sessions` (up to two more only when a target is not
+//!   listed: zellij can leave an initialising session out), then one `list-panes` per listed
+//!   target session (zellij has no cross-session pane listing); none at all without targets or
 //!   before the socket directory exists. A failed probe is [`Probe::Unknown`], never death.
 //! * [`Zellij::destroy`] is idempotent and returns once the session no longer runs, so a
 //!   session of the same name can be created right after it.
@@ -53,6 +54,8 @@ pub const AGENT_PANE_TITLE: &str = "agent";
 /// How often `create` looks for the agent pane, and for how long.
 pub const PANE_POLL_INTERVAL: Duration = Duration::from_millis(50);
 pub const PANE_WAIT: Duration = Duration::from_secs(5);
+/// How many times `create` starts a session that dies before its agent pane shows.
+const START_ATTEMPTS: u32 = 2;
 /// How long `destroy` waits for a killed session to leave `list-sessions`.
 pub const GONE_WAIT: Duration = Duration::from_secs(5);
 
@@ -352,49 +355,15 @@ impl Zellij {
         if let Err(e) = self.destroy(&spec.name).await {
             tracing::debug!(name = %spec.name, error = %e, "zellij: clearing the session name failed");
         }
-        let layout_file = self.write_layout(&spec.name, &layout(cwd, &launch))?;
-        let start = self
-            .cmd()
-            .args([
-                "attach",
-                "--create-background",
-                &spec.name,
-                "options",
-                "--default-layout",
-            ])
-            .arg(&layout_file)
-            .args([
-                "--pane-frames",
-                "false",
-                "--mouse-mode",
-                "true",
-                "--session-serialization",
-                "false",
-                "--show-startup-tips",
-                "false",
-                "--show-release-notes",
-                "false",
-            ]);
-        if let Err(e) = process::run(&start).await {
-            self.destroy_after_failure(&spec.name).await;
-            return Err(e.into());
-        }
-        self.wait_for_agent_pane(&spec.name).await?;
+        self.start_session(&spec.name, &layout(cwd, &launch))
+            .await?;
 
         tokio::time::sleep(EARLY_EXIT_WAIT).await;
         let target = ProbeTarget {
             name: spec.name.clone(),
             session_id: spec.session_id.clone(),
         };
-        let mut probe = self.probe_one(&target).await;
-        if probe == Probe::Missing {
-            // zellij lists a session only if its server answers a handshake at that moment;
-            // ask once more before declaring a session that just showed its pane gone.
-            tracing::debug!(name = %spec.name, "zellij: the new session is not listed; probing again");
-            tokio::time::sleep(PANE_POLL_INTERVAL * 4).await;
-            probe = self.probe_one(&target).await;
-        }
-        match probe {
+        match self.probe_one(&target).await {
             Probe::Alive => Ok(()),
             Probe::Unknown => {
                 tracing::warn!(name = %spec.name, "early-exit probe failed; assuming the agent runs");
@@ -423,11 +392,68 @@ impl Zellij {
         }
     }
 
+    /// Writes the layout, starts the session in the background and waits for its agent pane;
+    /// on failure the session is destroyed. zellij 0.45.1 can crash while a new session
+    /// initialises (a client that disconnects before the first one is processed hits an
+    /// `unwrap` on the missing session state — seen under load with the first `list-panes`);
+    /// a session that died before its agent pane ever showed is therefore started once more.
+    async fn start_session(&self, name: &str, layout_text: &str) -> Result<(), RuntimeError> {
+        let mut attempt = 1;
+        loop {
+            let layout_file = self.write_layout(name, layout_text)?;
+            let start = self
+                .cmd()
+                .args([
+                    "attach",
+                    "--create-background",
+                    name,
+                    "options",
+                    "--default-layout",
+                ])
+                .arg(&layout_file)
+                .args([
+                    "--pane-frames",
+                    "false",
+                    "--mouse-mode",
+                    "true",
+                    "--session-serialization",
+                    "false",
+                    "--show-startup-tips",
+                    "false",
+                    "--show-release-notes",
+                    "false",
+                ]);
+            let started = match process::run(&start).await {
+                Ok(_) => self.wait_for_agent_pane(name).await,
+                Err(e) => Err(e.into()),
+            };
+            match started {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.destroy_after_failure(name).await;
+                    if !matches!(e, RuntimeError::ExitedBeforeReady { .. })
+                        || attempt == START_ATTEMPTS
+                    {
+                        return Err(e);
+                    }
+                    tracing::warn!(
+                        name,
+                        "zellij: the session died while starting; starting it again"
+                    );
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
     /// Polls `list-panes` every [`PANE_POLL_INTERVAL`] until the agent pane shows, for at most
-    /// [`PANE_WAIT`]. A session that is gone by then "exited before ready".
+    /// [`PANE_WAIT`]. The first poll waits one interval, giving the server time to take in the
+    /// session it was just asked to create. Then a session that is not running "exited before
+    /// ready"; one that runs without an agent pane has none.
     async fn wait_for_agent_pane(&self, name: &str) -> Result<(), RuntimeError> {
         let deadline = Instant::now() + PANE_WAIT;
         let last = loop {
+            tokio::time::sleep(PANE_POLL_INTERVAL).await;
             let seen = match self.panes(name).await {
                 Ok(panes) if agent_pane(&panes).is_some() => return Ok(()),
                 Ok(panes) => format!("{} pane(s), none titled agent", panes.len()),
@@ -436,14 +462,12 @@ impl Zellij {
             if Instant::now() >= deadline {
                 break seen;
             }
-            tokio::time::sleep(PANE_POLL_INTERVAL).await;
         };
         let running = self
-            .live_sessions()
+            .confirmed_live_sessions(&[name])
             .await
             .is_ok_and(|live| live.contains(name));
         tracing::warn!(name, running, last = %last, "zellij: no agent pane within {PANE_WAIT:?}");
-        self.destroy_after_failure(name).await;
         if running {
             Err(RuntimeError::NoAgentPane { name: name.into() })
         } else {
@@ -475,6 +499,25 @@ impl Zellij {
         }
     }
 
+    /// [`Zellij::live_sessions`], where a wanted name missing from the listing is looked for
+    /// in up to two more listings, 100 ms apart: zellij leaves a session out of `list-sessions`
+    /// now and then while the session initialises (its handshake reply can be preceded by
+    /// another message), and missing means dead to the caller.
+    async fn confirmed_live_sessions(
+        &self,
+        wanted: &[&str],
+    ) -> Result<HashSet<String>, RuntimeError> {
+        let mut live = self.live_sessions().await?;
+        for _ in 0..2 {
+            if wanted.iter().all(|name| live.contains(*name)) {
+                break;
+            }
+            tokio::time::sleep(PANE_POLL_INTERVAL * 2).await;
+            live.extend(self.live_sessions().await?);
+        }
+        Ok(live)
+    }
+
     /// `zellij --session <name> action list-panes --all --json`.
     async fn panes(&self, name: &str) -> Result<Vec<Pane>, RuntimeError> {
         let cmd = self.action(name, &["list-panes", "--all", "--json"]);
@@ -492,23 +535,29 @@ impl Zellij {
             .ok_or_else(|| RuntimeError::NoAgentPane { name: name.into() })
     }
 
+    /// The agent pane decides: absent → missing, `exited` → its status (else the exit-status
+    /// file's). A pane zellij still shows running whose agent already recorded its exit status
+    /// (the launch string writes it as the agent exits, and `create` removes an old one) is
+    /// exited too: zellij notices the shell's exit a moment later, which under load can outlast
+    /// the early-exit window.
     fn classify(&self, panes: &[Pane], target: &ProbeTarget) -> Probe {
+        let recorded = || read_exit_status(&exit_status_path(&self.data_dir, &target.session_id));
         match agent_pane(panes) {
             None => Probe::Missing,
-            Some(pane) if pane.exited => Probe::Exited(pane.exit_status.or_else(|| {
-                read_exit_status(&exit_status_path(&self.data_dir, &target.session_id))
-            })),
-            Some(_) => Probe::Alive,
+            Some(pane) if pane.exited => Probe::Exited(pane.exit_status.or_else(recorded)),
+            Some(_) => recorded().map_or(Probe::Alive, |code| Probe::Exited(Some(code))),
         }
     }
 
-    /// The Reaper's batch probe (adapters.md §3): one `list-sessions`, then the panes of each
-    /// listed target session, concurrently. No call at all without targets.
+    /// The Reaper's batch probe (adapters.md §3): one `list-sessions` (confirmed when a target
+    /// is not listed), then the panes of each listed target session, concurrently. No call at
+    /// all without targets.
     pub async fn probe_all(&self, targets: &[ProbeTarget]) -> HashMap<String, Probe> {
         if targets.is_empty() {
             return HashMap::new();
         }
-        let live = match self.live_sessions().await {
+        let wanted: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+        let live = match self.confirmed_live_sessions(&wanted).await {
             Ok(live) => live,
             Err(e) => {
                 tracing::warn!(error = %e, "zellij batch probe failed");
@@ -779,6 +828,8 @@ mod tests {
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
         std::fs::write(&file, "42").expect("write");
         assert_eq!(z.classify(&no_status, &target), Probe::Exited(Some(42)));
+        // The agent recorded its exit but zellij has not noticed the shell's exit yet.
+        assert_eq!(z.classify(&alive, &target), Probe::Exited(Some(42)));
     }
 
     #[tokio::test]

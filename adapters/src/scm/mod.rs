@@ -34,6 +34,8 @@ pub mod token;
 
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod graphql_proptests;
 
 pub use client::{
     ClientBuildError, ClientOptions, GithubClient, Guard, Identity, OpenPr, RateSink, Threads,

@@ -281,6 +281,9 @@ fn strip_timestamp(line: &str) -> &str {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use std::fmt::Write as _;
 

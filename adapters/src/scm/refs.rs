@@ -239,6 +239,9 @@ pub fn parse_pr_ref(
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -17,6 +17,8 @@
 //!   deletes a branch.
 
 mod git_worktree;
+#[cfg(test)]
+mod proptests;
 
 use std::path::{Component, Path, PathBuf};
 

@@ -327,6 +327,9 @@ fn finish(mut res: Response, request_id: &str, cors_origin: Option<&str>) -> Res
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -137,16 +137,23 @@ fn running_json_deleted_or_corrupted_under_a_running_daemon_is_rewritten() {
     ) & 0o777;
     assert_eq!(mode, 0o600);
 
-    // Corrupted: a client says so plainly (exit 1, the path and why), then the file heals.
-    std::fs::write(lab.home.run_file(), "{\"pid\": 12").expect("corrupt running.json");
-    let r = lab.ao(&["session", "ls"]);
-    if lab.home.run_file_contents().is_none() {
-        assert_eq!(r.code, 1, "{r:?}");
-        assert!(
-            r.stderr.contains("cannot read the run-file") && r.stderr.contains("running.json"),
-            "{r:?}"
-        );
-    }
+    // Corrupted: a client says so plainly (exit 1, the path and why; shown on a copy the
+    // daemon does not watch, so the message cannot race the repair)…
+    let garbage = "{\"pid\": 12";
+    let copy = lab.home.scratch().join("running.json");
+    std::fs::write(&copy, garbage).expect("write a damaged copy");
+    let r = lab.home.ao_env(
+        &["session", "ls"],
+        &[("AO_RUN_FILE", copy.to_str().expect("utf-8"))],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("cannot read the run-file")
+            && r.stderr.contains(&*copy.to_string_lossy()),
+        "{r:?}"
+    );
+    // …and the daemon repairs its own.
+    std::fs::write(lab.home.run_file(), garbage).expect("corrupt running.json");
     let healed = wait_for(
         Duration::from_secs(10),
         "running.json to be repaired",

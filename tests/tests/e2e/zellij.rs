@@ -7,9 +7,9 @@
 //! own zellij cache (`XDG_CACHE_HOME`), so nothing here reads or writes the user's zellij state.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ao_tests::{Api, Home, UserTerminal, git_repo, wait_for};
+use ao_tests::{Api, Home, UserTerminal, git_repo};
 use serde_json::{Value, json};
 
 const SLOW: Duration = Duration::from_secs(30);
@@ -96,6 +96,29 @@ impl Lab {
         self.home.ao(args)
     }
 
+    /// The last lines of the daemon's log, for failure messages.
+    fn daemon_log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// [`ao_tests::wait_for`] whose failure shows the daemon's log.
+    fn wait<T>(&self, timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; daemon log:\n{}",
+                self.daemon_log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn spawn(&self, project: &str) -> Value {
         let r = self.ao(&[
             "spawn",
@@ -105,16 +128,13 @@ impl Lab {
             "claude-code",
             "--json",
         ]);
-        if r.code != 0 {
-            let log =
-                std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            panic!(
-                "spawn in {project} failed: {}\ndaemon log (last lines first):\n{}",
-                r.stderr,
-                tail.join("\n")
-            );
-        }
+        assert_eq!(
+            r.code,
+            0,
+            "spawn in {project} failed: {}; daemon log:\n{}",
+            r.stderr,
+            self.daemon_log_tail()
+        );
         r.json()["session"].clone()
     }
 
@@ -123,7 +143,7 @@ impl Lab {
     }
 
     fn wait_session(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        wait_for(SLOW, what, || {
+        self.wait(SLOW, what, || {
             let s = self.session(id);
             pred(&s).then_some(s)
         })
@@ -152,7 +172,7 @@ impl Lab {
 
     /// Waits until the agent logged `message`; returns the log entry.
     fn wait_message(&self, message: &str) -> Value {
-        wait_for(SLOW, &format!("{message:?} to reach the agent"), || {
+        self.wait(SLOW, &format!("{message:?} to reach the agent"), || {
             self.fake_log()
                 .into_iter()
                 .find(|e| e["message"] == message)
@@ -219,7 +239,7 @@ async fn ao_runtime_zellij_spawns_follows_hooks_delivers_sends_and_attaches() {
 
     // … and `ao attach` in the user's terminal shows the agent's pane.
     let terminal = UserTerminal::ao_attach(&lab.home, "p-1");
-    let screen = wait_for(SLOW, "the agent's screen in the user's terminal", || {
+    let screen = lab.wait(SLOW, "the agent's screen in the user's terminal", || {
         let text = terminal.screen();
         text.contains("> multi").then_some(text)
     });
@@ -283,7 +303,7 @@ fn a_zellij_project_beside_a_tmux_project_exit_codes_and_kill() {
     assert_eq!(s["isTerminated"], false);
     assert_eq!(s["runtime"], json!({"kind": "zellij", "handleId": "z-2"}));
     assert_eq!(lab.zellij_sessions(), ["z-2"]);
-    wait_for(SLOW, "the restored agent to resume", || {
+    lab.wait(SLOW, "the restored agent to resume", || {
         lab.fake_log()
             .into_iter()
             .find(|e| e["ao_session_id"] == "z-2" && e["started"]["resumed"] == true)
@@ -302,13 +322,16 @@ fn zellij_sessions_that_vanish_are_relaunched_in_place_with_their_conversation()
     // Everything in AO's socket directory dies (as when the user's machine kills zellij).
     lab.home.zellij(&["kill-all-sessions", "--yes"]).ok();
 
-    let s = wait_for(Duration::from_secs(60), "the relaunch in place", || {
+    let s = lab.wait(Duration::from_secs(60), "the relaunch in place", || {
         let s = lab.session("p-1");
         (s["restarts"] == 1).then_some(s)
     });
     assert_eq!(s["isTerminated"], false);
-    assert_eq!(lab.zellij_sessions(), ["p-1"]);
-    let starts = wait_for(SLOW, "a second agent start", || {
+    // `record_relaunch` is written just before the runtime is created.
+    lab.wait(SLOW, "the relaunched zellij session", || {
+        (lab.zellij_sessions() == ["p-1"]).then_some(())
+    });
+    let starts = lab.wait(SLOW, "a second agent start", || {
         let s = lab.starts();
         (s.len() >= 2).then_some(s)
     });
