@@ -2,9 +2,9 @@
 # API fuzzing of the real daemon with schemathesis (issue 5 item 4; docs/testing.md "API fuzzing").
 #
 # Starts `ao daemon` on a throw-away AO_HOME (its own tmux socket, a free loopback port, a dead
-# GitHub endpoint, an empty HOME), registers a project `demo` with one live `command` session `demo-1` (the ids
-# the OpenAPI examples use), then runs schemathesis against the daemon's own
-# /api/v1/openapi.json with the bearer token and an allowed Origin. It fails unless:
+# GitHub endpoint, an empty HOME), registers a project `demo` with one live `command` session
+# `demo-1` (data for schemathesis's stateful phase to find), then runs schemathesis against the
+# daemon's own /api/v1/openapi.json with the bearer token and an allowed Origin. It fails unless:
 #   * schemathesis reports no failure with every check but positive_data_acceptance (see
 #     schemathesis.toml): no 5xx, every status documented, every body (errors included: the
 #     envelope) and SSE event valid against the document, schema-invalid input refused with 4xx,
@@ -13,7 +13,7 @@
 #   * the daemon log holds neither the token nor a panic.
 #
 # Usage: tests/fuzz/schemathesis.sh [--budget SECONDS] [--seed N] [--bin PATH]
-#   --budget  time budget of the schemathesis run (env AO_FUZZ_BUDGET, default 60; CI: 60,
+#   --budget  time budget of the schemathesis run (env AO_FUZZ_BUDGET, default 60; CI: 90,
 #             by hand: 600 or more)
 #   --seed    schemathesis seed (env AO_FUZZ_SEED, default 20260701)
 #   --bin     the ao binary (env AO_FUZZ_BIN, default target/debug/ao; build it first with

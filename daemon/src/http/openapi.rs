@@ -10,7 +10,8 @@
 //! [`GateResponses`] adds what every operation can answer whatever its handler does (http-api.md
 //! §2–3, §12): the gate refusals (403, 413, 401 where a token is needed, 503 readiness), 415 and
 //! 400 `INVALID_JSON` where a body is read, 504 where a time budget applies, 500 on the API, and
-//! the `X-Request-Id` header of every response. A handler's own entry for a status is kept.
+//! the `X-Request-Id` header of every response. A handler's own entry for a status keeps its
+//! text and gains the gate's codes and headers.
 
 use std::collections::btree_map::Entry;
 

@@ -65,7 +65,19 @@ fn log_line() -> impl Strategy<Value = String> {
 }
 
 fn timestamp() -> impl Strategy<Value = String> {
-    "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,7})?Z "
+    (
+        2000u32..2100,
+        1u32..13,
+        1u32..29,
+        0u32..24,
+        0u32..60,
+        0u32..60,
+        prop::option::of(0u32..10_000_000),
+    )
+        .prop_map(|(y, mo, d, h, mi, s, frac)| {
+            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}Z ")
+        })
 }
 
 proptest! {
