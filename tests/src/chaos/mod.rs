@@ -15,7 +15,9 @@
 //!
 //! Entry points: [`run`] with a [`ChaosConfig`] returns a [`ChaosReport`]. The seed is printed
 //! first; `AO_CHAOS_SEED` overrides it ([`ChaosConfig::seed_from_env`]). Any violation panics
-//! with the seed, the operation index and the recent history.
+//! with the seed, the operation index, the recent history and the daemon log's tail.
+//! `AO_CHAOS_VERBOSE=1` prints every operation as it runs; `AO_CHAOS_KEEP=<dir>` copies the
+//! home and the agents' logs there on a failure.
 //!
 //! Invariant: the harness only ever talks to the daemon the way clients do (HTTP, SSE, the
 //! agents' own hooks) and only observes the machine (tmux, the worktree root, agent logs).
