@@ -43,7 +43,7 @@ use super::{
     ProbeTarget, Runtime, RuntimeError, TaggedSession, command_failed, exit_status_path,
     launch_string, prepare_status_file, read_exit_status, sanitize_for_terminal, trimmed_lines,
 };
-use crate::process::{self, Cmd};
+use crate::process::{self, Cmd, ProcessError};
 
 /// The timeout of every zellij call (adapters.md §1).
 pub const ZELLIJ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -394,9 +394,10 @@ impl Zellij {
 
     /// Writes the layout, starts the session in the background and waits for its agent pane;
     /// on failure the session is destroyed. zellij 0.45.1 can crash while a new session
-    /// initialises (a client that disconnects before the first one is processed hits an
-    /// `unwrap` on the missing session state — seen under load with the first `list-panes`);
-    /// a session that died before its agent pane ever showed is therefore started once more.
+    /// initialises: a client that disconnects before the creating client's first message is
+    /// processed (any `list-sessions` handshake or action) hits an `unwrap` on the missing
+    /// session state, and `attach` then hangs until its timeout. A session that died before
+    /// its agent pane ever showed is therefore started once more.
     async fn start_session(&self, name: &str, layout_text: &str) -> Result<(), RuntimeError> {
         let mut attempt = 1;
         loop {
@@ -427,22 +428,27 @@ impl Zellij {
                 Ok(_) => self.wait_for_agent_pane(name).await,
                 Err(e) => Err(e.into()),
             };
-            match started {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    self.destroy_after_failure(name).await;
-                    if !matches!(e, RuntimeError::ExitedBeforeReady { .. })
-                        || attempt == START_ATTEMPTS
-                    {
-                        return Err(e);
-                    }
-                    tracing::warn!(
-                        name,
-                        "zellij: the session died while starting; starting it again"
-                    );
-                    attempt += 1;
-                }
+            let Err(e) = started else {
+                return Ok(());
+            };
+            // Worth another start only if the server died: a missing zellij, a bad layout or
+            // a session without an agent pane fail the same way again.
+            let died = match &e {
+                RuntimeError::ExitedBeforeReady { .. } => true,
+                RuntimeError::Command(
+                    ProcessError::Timeout { .. } | ProcessError::Failed { .. },
+                ) => self
+                    .confirmed_live_sessions(&[name])
+                    .await
+                    .is_ok_and(|live| !live.contains(name)),
+                _ => false,
+            };
+            self.destroy_after_failure(name).await;
+            if !died || attempt == START_ATTEMPTS {
+                return Err(e);
             }
+            tracing::warn!(name, error = %e, "zellij: the session died while starting; starting it again");
+            attempt += 1;
         }
     }
 

@@ -96,10 +96,10 @@ impl Lab {
         self.home.ao(args)
     }
 
-    /// The last lines of the daemon's log, for failure messages.
+    /// The last lines of the daemon's log (without the request lines), for failure messages.
     fn daemon_log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.contains("http::gates")).collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
