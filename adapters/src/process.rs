@@ -28,6 +28,13 @@ pub const STDERR_TAIL: usize = 4 << 10;
 /// The timeout of a [`Cmd`] that did not set one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// glibc's cap on malloc arenas. The daemon runs with it set to 1 (see
+/// `ao_daemon::main_entry`); children do not inherit that setting.
+pub const MALLOC_ARENA_VAR: &str = "MALLOC_ARENA_MAX";
+/// Set beside [`MALLOC_ARENA_VAR`] when the daemon set the cap itself (rather than the
+/// operator): every child process then starts without either variable.
+pub const MALLOC_ARENA_MARKER: &str = "AO_DAEMON_MALLOC_ARENA";
+
 /// A command to run: program, argv and environment. Built with the chained methods below.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
@@ -205,6 +212,11 @@ pub async fn run_unchecked(cmd: &Cmd) -> Result<Output, ProcessError> {
         .stderr(Stdio::piped());
     if let Some(cwd) = &cmd.cwd {
         command.current_dir(cwd);
+    }
+    if std::env::var_os(MALLOC_ARENA_MARKER).is_some() {
+        command
+            .env_remove(MALLOC_ARENA_VAR)
+            .env_remove(MALLOC_ARENA_MARKER);
     }
     for key in &cmd.env_remove {
         command.env_remove(key);

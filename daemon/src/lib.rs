@@ -65,8 +65,34 @@ pub fn install_crypto_provider() {
     ao_adapters::scm::install_crypto_provider();
 }
 
+/// Makes the daemon run with one glibc malloc arena: unless the operator set
+/// `MALLOC_ARENA_MAX`, the process re-executes itself (same pid, same arguments) with it set
+/// to 1 and a marker that keeps it out of every child's environment
+/// ([`ao_adapters::process::MALLOC_ARENA_MARKER`]). glibc otherwise gives each contending
+/// thread an arena of its own and keeps their freed memory, which cost ~5 MiB of RSS with 200
+/// live sessions (docs/benchmarks.md); the daemon allocates too little for one arena's lock
+/// to matter. Setting the variable in-process would need `unsafe` (`mallopt`/`set_var`).
+/// A failed re-exec only costs that memory.
+fn cap_malloc_arenas() {
+    use ao_adapters::process::{MALLOC_ARENA_MARKER, MALLOC_ARENA_VAR};
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(MALLOC_ARENA_VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(MALLOC_ARENA_VAR, "1")
+        .env(MALLOC_ARENA_MARKER, "1")
+        .exec();
+    eprintln!("warning: cannot re-execute with {MALLOC_ARENA_VAR}=1: {err}");
+}
+
 /// Entry point of `ao daemon`.
 pub fn main_entry() -> ExitCode {
+    cap_malloc_arenas();
     install_crypto_provider();
     let env = match EnvConfig::from_env() {
         Ok(env) => env,

@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ao_adapters::agent::BinaryResolver;
+use ao_adapters::process;
 use ao_adapters::scm::{ClientOptions, GithubClient};
 use ao_adapters::{GitWorktree, Runtime, Tmux, Workspace, Zellij};
 use ao_protocol::{ProjectId, RuntimeKind, SessionId};
@@ -77,10 +78,15 @@ impl SessionServices {
             );
             w
         };
-        let daemon_env = cfg
-            .daemon_env
-            .clone()
-            .unwrap_or_else(|| std::env::vars().collect());
+        let daemon_env = cfg.daemon_env.clone().unwrap_or_else(|| {
+            let mut env: BTreeMap<String, String> = std::env::vars().collect();
+            // The daemon's own malloc-arena cap is not the agents' (ao_daemon's
+            // `cap_malloc_arenas`); an operator's own setting is kept.
+            if env.remove(process::MALLOC_ARENA_MARKER).is_some() {
+                env.remove(process::MALLOC_ARENA_VAR);
+            }
+            env
+        });
         let user_home = daemon_env.get("HOME").map(PathBuf::from);
         let github = cfg.scm.as_ref().map(|setup| {
             GithubClient::new(

@@ -393,6 +393,22 @@ async fn the_token_stays_out_of_logs_files_and_agent_environments() {
         !agent_env.contains(&token),
         "the token is in the agent's environment"
     );
+    // The daemon runs with one malloc arena (daemon `cap_malloc_arenas`); its children do not.
+    let daemon_env = std::fs::read(format!(
+        "/proc/{}/environ",
+        home.run_file_contents().expect("run-file").pid
+    ))
+    .expect("the daemon's environment");
+    assert!(
+        daemon_env
+            .split(|b| *b == 0)
+            .any(|kv| kv == b"MALLOC_ARENA_MAX=1"),
+        "the daemon runs with MALLOC_ARENA_MAX=1"
+    );
+    assert!(
+        !agent_env.contains("MALLOC_ARENA_MAX") && !agent_env.contains("AO_DAEMON_MALLOC_ARENA"),
+        "the arena cap leaked into the agent's environment: {agent_env}"
+    );
 
     // Traffic that could tempt a logger: refused tokens, a near miss, a failed command, and
     // a hook (a real client holding the token).
