@@ -124,17 +124,19 @@ impl GitWorktree {
             create_branch(req, base).await?;
         }
         let _lock = lock_repo(&req.repo).await;
-        let first = match plan {
+        let refused = match plan {
             AddPlan::NotFetched => None,
-            AddPlan::Branch | AddPlan::NewBranch(_) => Some(add_on_branch(req).await),
+            AddPlan::Branch | AddPlan::NewBranch(_) => match add_on_branch(req).await {
+                Ok(()) => {
+                    return Ok(Created {
+                        path: req.path.clone(),
+                        reused: false,
+                    });
+                }
+                Err(e) => Some(e),
+            },
         };
-        match first {
-            Some(Ok(())) => Ok(Created {
-                path: req.path.clone(),
-                reused: false,
-            }),
-            refused => settle_refused_add(req, refused).await,
-        }
+        settle_refused_add(req, refused).await
     }
 
     /// adapters.md §4.5: reuse a registered worktree, refuse an occupied path, else Create
@@ -522,13 +524,13 @@ async fn add_on_branch(req: &CreateRequest) -> Result<(), WorkspaceError> {
     Ok(())
 }
 
-/// Git refused the add (or there was nothing to add): steps 3–4 from the worktree list, under
-/// the exclusive lock. A registered path is reused; a branch held by another worktree is
-/// `BRANCH_CHECKED_OUT_ELSEWHERE`; when a stale registration was pruned the add is tried
-/// once more; otherwise git's own refusal (or `BRANCH_NOT_FETCHED`) stands.
+/// Git refused the add (`Some`), or there was no base to add from (`None`): steps 3–4 from the
+/// worktree list, under the exclusive lock. A registered path is reused; a branch held by
+/// another worktree is `BRANCH_CHECKED_OUT_ELSEWHERE`; when a stale registration was pruned the
+/// add is tried once more; otherwise git's own refusal (or `BRANCH_NOT_FETCHED`) stands.
 async fn settle_refused_add(
     req: &CreateRequest,
-    refused: Option<Result<(), WorkspaceError>>,
+    refused: Option<WorkspaceError>,
 ) -> Result<Created, WorkspaceError> {
     let (list, pruned) = worktrees_for(req).await?;
     if is_registered(&list, &req.path) {
@@ -551,18 +553,14 @@ async fn settle_refused_add(
         None => Err(WorkspaceError::BranchNotFetched {
             branch: req.branch.clone(),
         }),
-        Some(Err(_)) if pruned => {
+        Some(_) if pruned => {
             add_on_branch(req).await?;
             Ok(Created {
                 path: req.path.clone(),
                 reused: false,
             })
         }
-        Some(Err(e)) => Err(e),
-        Some(Ok(())) => Ok(Created {
-            path: req.path.clone(),
-            reused: false,
-        }),
+        Some(e) => Err(e),
     }
 }
 
