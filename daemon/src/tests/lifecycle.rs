@@ -130,10 +130,19 @@ async fn a_foreign_run_file_is_left_alone_at_exit() {
     let mut foreign: RunFile =
         serde_json::from_str(&std::fs::read_to_string(&h.env.run_file).expect("read"))
             .expect("json");
-    foreign.pid = foreign.pid.wrapping_add(1);
+    // The run-file of another *live* process (a second daemon): a dead pid would be healed
+    // back to ours by the run-file keeper, so the foreign owner must really be alive.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn a stand-in for another daemon");
+    foreign.pid = other.id();
     files::write_run_file(&h.env.run_file, &foreign).expect("overwrite");
     h.daemon.take().expect("running").shutdown().await;
-    assert!(h.env.run_file.exists(), "another pid's run-file must stay");
+    let kept = h.env.run_file.exists();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(kept, "another pid's run-file must stay");
 }
 
 /// Serves the router on an ephemeral port without an actor tree, so that readiness can be
