@@ -326,7 +326,11 @@ async fn post(
             }
             return Err(Failure::Unreachable(text));
         }
-        if code == ErrorCode::DaemonShuttingDown.as_str() {
+        // Shutting down, or the database locked by another process (nothing was written):
+        // the signal is spooled, and the next daemon — or this one's next Reaper tick — replays it.
+        if code == ErrorCode::DaemonShuttingDown.as_str()
+            || code == ErrorCode::ServiceUnavailable.as_str()
+        {
             return Err(Failure::Unreachable(text));
         }
         if code == ErrorCode::Unauthorized.as_str() {

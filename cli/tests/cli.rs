@@ -300,6 +300,79 @@ fn a_spooled_signal_is_stamped_when_it_is_spooled_not_when_the_hook_started() {
     drop(silent);
 }
 
+/// A stand-in daemon on 127.0.0.1 that answers every request with `status` and an error
+/// envelope of `code`, for the rest of the test process. Returns its port.
+fn answering(status: u16, code: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            // Read the whole request (head, then content-length bytes of body) before
+            // answering: closing on unread bytes would reset the connection instead.
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            let complete = |seen: &[u8]| {
+                let text = String::from_utf8_lossy(seen);
+                let Some(head_end) = text.find("\r\n\r\n") else {
+                    return false;
+                };
+                let length = text[..head_end]
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                seen.len() >= head_end + 4 + length
+            };
+            while !complete(&seen) {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = format!(
+                r#"{{"error":"x","code":"{code}","message":"stand-in says no","requestId":"r-1"}}"#
+            );
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn hooks_spool_what_a_daemon_that_cannot_write_refuses_and_only_that() {
+    // Shutting down, or the database locked by another process: nothing was written, so the
+    // signal goes to the spool (replayed by the next daemon or the next Reaper tick).
+    for refusal in ["DAEMON_SHUTTING_DOWN", "SERVICE_UNAVAILABLE"] {
+        let h = Home::new();
+        h.write_run_file_on(std::process::id(), answering(503, refusal));
+        let o = h.hook("claude-code", "stop", Some("demo-1"), "{}");
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stderr(&o).contains(refusal), "{refusal}: {}", stderr(&o));
+        let spool = std::fs::read_to_string(h.data_dir().join("hooks.spool"))
+            .unwrap_or_else(|e| panic!("{refusal}: no spool: {e}"));
+        let line: Value = serde_json::from_str(spool.trim()).expect("one spool line");
+        assert_eq!(line["state"], "idle", "{refusal}");
+    }
+    // A refusal about the signal itself (unknown session) is logged, never spooled: replaying
+    // it could only be refused again.
+    let h = Home::new();
+    h.write_run_file_on(std::process::id(), answering(404, "SESSION_NOT_FOUND"));
+    let o = h.hook("claude-code", "stop", Some("demo-1"), "{}");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("SESSION_NOT_FOUND"), "{}", stderr(&o));
+    assert!(!h.data_dir().join("hooks.spool").exists());
+    let log = std::fs::read_to_string(h.data_dir().join("hooks.log")).expect("hooks.log");
+    assert!(log.contains("SESSION_NOT_FOUND"), "{log}");
+}
+
 #[test]
 fn hooks_that_have_nothing_to_report_write_nothing() {
     let h = Home::new();
