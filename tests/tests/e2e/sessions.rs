@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ao_tests::{Api, Home, git_repo, wait_for, wait_for_async};
+use ao_tests::{Api, Home, UserTerminal, git_repo, wait_for, wait_for_async};
 use serde_json::{Value, json};
 
 /// A started daemon with one project `p` whose sessions find the fake agent first on `PATH`.
@@ -668,44 +668,12 @@ fn attach_opens_the_agent_pane_in_the_users_terminal() {
     );
 
     // The user's terminal: an outer tmux server of its own, running `ao attach p-1`.
-    let outer = format!("{}-outer", lab.home.tmux_socket);
-    let line = format!(
-        "env AO_HOME='{}' AO_PORT='{}' AO_TMUX_SOCKET='{}' '{}' attach p-1",
-        lab.home.path().display(),
-        lab.home.port,
-        lab.home.tmux_socket,
-        ao_tests::ao_bin().display()
-    );
-    let tmux_outer = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &outer, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("run tmux")
-    };
-    let started = tmux_outer(&[
-        "new-session",
-        "-d",
-        "-s",
-        "user",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        &line,
-    ]);
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    let terminal = UserTerminal::ao_attach(&lab.home, "p-1");
     let screen = wait_for(
         Duration::from_secs(20),
         "the agent's screen in the user's terminal",
         || {
-            let out = tmux_outer(&["capture-pane", "-p", "-t", "user"]);
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let text = terminal.screen();
             text.contains("attach-marker").then_some(text)
         },
     );
@@ -717,5 +685,4 @@ fn attach_opens_the_agent_pane_in_the_users_terminal() {
         "{}",
         clients.stdout
     );
-    let _ = tmux_outer(&["kill-server"]);
 }
