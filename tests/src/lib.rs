@@ -6,7 +6,7 @@
 //! * [`Api`]: an HTTP client bound to a running daemon's port and token (read from
 //!   `running.json`, as every real client does).
 //! * [`SseClient`]: a raw Server-Sent-Events reader for `/api/v1/events`.
-//! * [`git_repo`]: a real git repository with one commit.
+//! * [`git_repo`]: a real git repository with one commit; [`git`] runs git as the test identity.
 //! * [`wait_for`]: polling with a deadline — the only way these tests wait.
 //! * [`UserTerminal`]: the user's terminal (a tmux server of its own) running `ao attach`.
 //! * [`fake`]: the scripted fake agent behind the `fake-agent` binary (stands in for each of
@@ -404,30 +404,33 @@ pub fn pid_alive(pid: u32) -> bool {
     !matches!(state, Some('Z' | 'X') | None)
 }
 
+/// Runs git in `dir` as the test identity, asserting success; its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "ao-test")
+        .env("GIT_AUTHOR_EMAIL", "ao-test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "ao-test")
+        .env("GIT_COMMITTER_EMAIL", "ao-test@example.invalid")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Creates a git repository `dir/name` with one commit on `main`.
 pub fn git_repo(dir: &Path, name: &str) -> PathBuf {
     let repo = dir.join(name);
     std::fs::create_dir_all(&repo).expect("create repo dir");
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "ao-test")
-            .env("GIT_AUTHOR_EMAIL", "ao-test@example.invalid")
-            .env("GIT_COMMITTER_NAME", "ao-test")
-            .env("GIT_COMMITTER_EMAIL", "ao-test@example.invalid")
-            .output()
-            .expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["init", "-q", "-b", "main"]);
+    git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("README.md"), "test repo\n").expect("write file");
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "init"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
     repo.canonicalize().expect("repo path resolves")
 }
 

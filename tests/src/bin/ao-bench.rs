@@ -557,19 +557,14 @@ async fn bench_sessions(n: usize) -> anyhow::Result<()> {
     result
 }
 
-/// `SINGLE_SPAWNS` sequential spawns (their median is "one spawn"), then one batch of `BATCH`
-/// concurrent ones, on a daemon without the counting wrappers.
-async fn measure_spawn_ratio(lab: &SessionsLab) -> anyhow::Result<()> {
-    let mut singles = Vec::new();
-    for _ in 0..SINGLE_SPAWNS {
-        singles.push(spawn_session(lab.api.clone()).await?.1);
-    }
-    singles.sort();
-    let one = percentile(&singles, 0.5);
-    let (batch_wall, batch_each) = spawn_batch(&lab.api, BATCH).await?;
-    println!(
-        "1. spawn wall time (POST /api/v1/sessions → 201), daemon without the counting wrappers"
-    );
+/// The two lines of the spawn-ratio figure: one spawn (the median of the sequential ones) and
+/// the concurrent batch against it.
+fn print_spawn_ratio(
+    one: Duration,
+    singles: &[Duration],
+    batch_wall: Duration,
+    batch_each: &[Duration],
+) {
     println!(
         "  one spawn: median {} of {SINGLE_SPAWNS} sequential ({})",
         ms(one),
@@ -583,8 +578,24 @@ async fn measure_spawn_ratio(lab: &SessionsLab) -> anyhow::Result<()> {
         "  {BATCH} concurrent spawns: {} wall ({:.2} × one; target <= 2 ×); per request {}",
         ms(batch_wall),
         batch_wall.as_secs_f64() / one.as_secs_f64().max(1e-9),
-        spread(&batch_each)
+        spread(batch_each)
     );
+}
+
+/// `SINGLE_SPAWNS` sequential spawns (their median is "one spawn"), then one batch of `BATCH`
+/// concurrent ones, on a daemon without the counting wrappers.
+async fn measure_spawn_ratio(lab: &SessionsLab) -> anyhow::Result<()> {
+    let mut singles = Vec::new();
+    for _ in 0..SINGLE_SPAWNS {
+        singles.push(spawn_session(lab.api.clone()).await?.1);
+    }
+    singles.sort();
+    let one = percentile(&singles, 0.5);
+    let (batch_wall, batch_each) = spawn_batch(&lab.api, BATCH).await?;
+    println!(
+        "1. spawn wall time (POST /api/v1/sessions → 201), daemon without the counting wrappers"
+    );
+    print_spawn_ratio(one, &singles, batch_wall, &batch_each);
     let live = wait_signalled(&lab.api, SINGLE_SPAWNS + BATCH, Duration::from_secs(120)).await?;
     println!("  all {live} agents signalled\n");
     Ok(())
@@ -672,21 +683,7 @@ async fn measure_sessions(lab: &SessionsLab, n: usize) -> anyhow::Result<()> {
     println!(
         "1b. spawn wall time with the counting wrappers (a bash start-up per tmux/git process)"
     );
-    println!(
-        "  one spawn: median {} of {SINGLE_SPAWNS} sequential ({})",
-        ms(one),
-        singles
-            .iter()
-            .map(|d| ms(*d))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "  {BATCH} concurrent spawns: {} wall ({:.2} × one; target <= 2 ×); per request {}",
-        ms(batch_wall),
-        batch_wall.as_secs_f64() / one.as_secs_f64().max(1e-9),
-        spread(&batch_each)
-    );
+    print_spawn_ratio(one, &singles, batch_wall, &batch_each);
     let walls: Vec<Duration> = later_batches.iter().map(|b| b.2).collect();
     if !walls.is_empty() {
         println!(

@@ -11,14 +11,14 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use ao_protocol::RunFile;
 use serde_json::{Value, json};
 
 use crate::fake_github::FakeGithub;
-use crate::{Api, Home, git_repo};
+use crate::{Api, Home, git, git_repo};
 
 /// The GitHub owner of every chaos repository.
 pub const OWNER: &str = "acme";
@@ -357,23 +357,4 @@ fn fake_agent_bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// Runs git in `dir`, asserting success.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "ao-test")
-        .env("GIT_AUTHOR_EMAIL", "ao-test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "ao-test")
-        .env("GIT_COMMITTER_EMAIL", "ao-test@example.invalid")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
