@@ -1,13 +1,22 @@
 //! Test-only helpers shared by the in-crate tests that drive real actors (sessions, reconcile):
-//! id constructors, polling with a deadline, and the `command`-harness spawn request.
+//! id constructors, polling with a deadline, the `command`-harness spawn request, a private
+//! tmux server per test ([`TestTmux`], killed on drop) and the fixtures' tree configuration
+//! ([`test_config`], [`test_timings`]).
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ao_protocol::{Harness, ProjectId, SessionId, SessionKind};
+use ao_adapters::{Runtime, process};
+use ao_protocol::{Harness, ProjectId, RuntimeKind, SessionId, SessionKind};
 use tokio::time::Instant;
 
 use crate::sessions::SpawnCommand;
+use crate::{ActorsConfig, SessionTimings, SupervisionConfig};
 
 /// How long any test waits for an asynchronous outcome.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
@@ -49,4 +58,99 @@ pub(crate) fn cmd_spawn(project: &str, command: &str) -> SpawnCommand {
         command: Some(command.to_string()),
         claim: None,
     }
+}
+
+/// A tmux server private to one test: a unique `-L` socket name, started with the daemon's
+/// generated `tmux.conf` under `home`. Dropping it kills the server and removes its socket
+/// file (synchronously: `Drop` cannot await).
+pub(crate) struct TestTmux {
+    pub(crate) socket: String,
+    conf: PathBuf,
+}
+
+static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
+
+impl TestTmux {
+    /// A new server name `ao-<what>-test-<pid>-<n>`; nothing runs until a test starts it.
+    pub(crate) fn new(what: &str, home: &Path) -> Self {
+        Self {
+            socket: format!(
+                "ao-{what}-test-{}-{}",
+                std::process::id(),
+                NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
+            ),
+            conf: home.join("tmux.conf"),
+        }
+    }
+
+    /// `tmux -L <socket> -f <home>/tmux.conf <args>`, whatever its exit status.
+    pub(crate) async fn run(&self, args: &[&str]) -> process::Output {
+        let cmd = process::Cmd::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("-f")
+            .arg(&self.conf)
+            .args(args)
+            .timeout(Duration::from_secs(5));
+        process::run_unchecked(&cmd).await.expect("tmux runs")
+    }
+}
+
+impl Drop for TestTmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+        // The socket lives in `$TMUX_TMPDIR/tmux-<uid>/`; /proc/self is owned by our uid.
+        if let Ok(me) = std::fs::metadata("/proc/self") {
+            let base = std::env::var_os("TMUX_TMPDIR").map_or_else(|| "/tmp".into(), PathBuf::from);
+            let _ =
+                std::fs::remove_file(base.join(format!("tmux-{}", me.uid())).join(&self.socket));
+        }
+    }
+}
+
+/// Session timings for tests: everything short, the Reaper ticking every `reaper_tick`.
+pub(crate) fn test_timings(reaper_tick: Duration) -> SessionTimings {
+    SessionTimings {
+        reaper_tick,
+        missing_confirm: Duration::from_millis(150),
+        relaunch_budget: 3,
+        relaunch_window: Duration::from_secs(3600),
+        relaunch_spacing: vec![Duration::from_millis(50); 3],
+        confirm_timeout: Duration::from_millis(500),
+        retry_delays: vec![Duration::from_millis(50); 3],
+        hookless_gap: Duration::from_millis(200),
+        first_prompt_delay: Duration::from_millis(500),
+        first_prompt_delay_hookless: Duration::from_millis(100),
+        post_create_timeout: Duration::from_secs(20),
+    }
+}
+
+/// The tree configuration of the actor fixtures: store in `data`, daemon home `home`, the
+/// test's tmux server as the only runtime, agents run with this process's environment but a
+/// private `HOME` (`user_home`: claude's state file), fast supervision restarts.
+pub(crate) fn test_config(
+    data: &Path,
+    home: &Path,
+    user_home: &Path,
+    tmux: &TestTmux,
+    runtime: Arc<dyn Runtime>,
+    reaper_tick: Duration,
+) -> ActorsConfig {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.insert("HOME".to_string(), user_home.to_string_lossy().into_owned());
+    let mut cfg = ActorsConfig::new(data, RuntimeKind::Tmux);
+    cfg.home = home.to_path_buf();
+    cfg.run_file = home.join("running.json");
+    cfg.tmux_socket = tmux.socket.clone();
+    cfg.daemon_env = Some(env);
+    cfg.runtimes = vec![runtime];
+    cfg.sessions = test_timings(reaper_tick);
+    cfg.supervision = SupervisionConfig {
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        ..SupervisionConfig::default()
+    };
+    cfg
 }

@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ao_adapters::runtime::{AttachSpec, BoxFuture, CreateSpec, LaunchSpec, TaggedSession};
@@ -24,57 +23,23 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::test_support::{cmd_spawn, eventually, pid, sid};
-use crate::{
-    ActorTree, ActorsConfig, AddProject, ReconcileReport, SessionTimings, SupervisionConfig,
-    spawn_tree,
-};
-
-static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
+use crate::test_support::{TestTmux, cmd_spawn, eventually, pid, sid, test_config};
+use crate::{ActorTree, AddProject, ReconcileReport, spawn_tree};
 
 /// One "machine": directories, a private tmux server, and the daemon's tree (when it runs).
 struct Fx {
+    /// First, so that the tmux server dies before the directories go.
+    server: TestTmux,
     tree: Option<ActorTree>,
     reader: Option<ReadPool>,
     data: PathBuf,
     home: PathBuf,
     user_home: PathBuf,
     repos: TempDir,
-    socket: String,
     /// The Reaper's period: short to show that it does not interfere, or an hour to keep it
     /// out of what a test observes.
     reaper_tick: Duration,
     _dir: TempDir,
-}
-
-impl Drop for Fx {
-    fn drop(&mut self) {
-        // Test-only cleanup: a synchronous `tmux kill-server` (Drop cannot await).
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        if let Ok(meta) = self.data.metadata() {
-            let base = std::env::var_os("TMUX_TMPDIR").map_or_else(|| "/tmp".into(), PathBuf::from);
-            let _ =
-                std::fs::remove_file(base.join(format!("tmux-{}", meta.uid())).join(&self.socket));
-        }
-    }
-}
-
-fn timings(reaper_tick: Duration) -> SessionTimings {
-    SessionTimings {
-        reaper_tick,
-        missing_confirm: Duration::from_millis(150),
-        relaunch_budget: 3,
-        relaunch_window: Duration::from_secs(3600),
-        relaunch_spacing: vec![Duration::from_millis(50); 3],
-        confirm_timeout: Duration::from_millis(500),
-        retry_delays: vec![Duration::from_millis(50); 3],
-        hookless_gap: Duration::from_millis(200),
-        first_prompt_delay: Duration::from_millis(500),
-        first_prompt_delay_hookless: Duration::from_millis(100),
-        post_create_timeout: Duration::from_secs(20),
-    }
 }
 
 /// A fast Reaper (it runs during the test and must not interfere).
@@ -96,19 +61,14 @@ impl Fx {
         let home = dir.path().join("home");
         let user_home = dir.path().join("user");
         std::fs::create_dir_all(&user_home).expect("mkdir");
-        let socket = format!(
-            "ao-reconcile-test-{}-{}",
-            std::process::id(),
-            NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
-        );
         let mut fx = Self {
+            server: TestTmux::new("reconcile", &home),
             tree: None,
             reader: None,
             data,
             home,
             user_home,
             repos: tempfile::tempdir().expect("tempdir"),
-            socket,
             reaper_tick,
             _dir: dir,
         };
@@ -117,7 +77,7 @@ impl Fx {
     }
 
     fn tmux_adapter(&self) -> Tmux {
-        Tmux::new(&self.socket, &self.home, &self.data)
+        Tmux::new(&self.server.socket, &self.home, &self.data)
     }
 
     /// Starts a tree on the store (the daemon's boot up to, not including, reconcile).
@@ -130,23 +90,14 @@ impl Fx {
     /// [`Fx::boot`] with another runtime adapter.
     async fn boot_with(&mut self, runtime: Arc<dyn Runtime>) {
         let opened = ao_store::open(&self.data).expect("store opens");
-        let mut env: BTreeMap<String, String> = std::env::vars().collect();
-        env.insert(
-            "HOME".to_string(),
-            self.user_home.to_string_lossy().into_owned(),
+        let cfg = test_config(
+            &self.data,
+            &self.home,
+            &self.user_home,
+            &self.server,
+            runtime,
+            self.reaper_tick,
         );
-        let mut cfg = ActorsConfig::new(&self.data, RuntimeKind::Tmux);
-        cfg.home = self.home.clone();
-        cfg.run_file = self.home.join("running.json");
-        cfg.tmux_socket = self.socket.clone();
-        cfg.daemon_env = Some(env);
-        cfg.runtimes = vec![runtime];
-        cfg.sessions = timings(self.reaper_tick);
-        cfg.supervision = SupervisionConfig {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(100),
-            ..SupervisionConfig::default()
-        };
         let tree = spawn_tree(cfg, opened.reader.clone(), opened.writer)
             .await
             .expect("tree starts");
@@ -252,14 +203,7 @@ impl Fx {
     }
 
     async fn tmux(&self, args: &[&str]) -> process::Output {
-        let cmd = process::Cmd::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg(self.home.join("tmux.conf"))
-            .args(args)
-            .timeout(Duration::from_secs(5));
-        process::run_unchecked(&cmd).await.expect("tmux runs")
+        self.server.run(args).await
     }
 
     /// Kills this test's tmux server and waits until it is really gone: tmux 3.3a keeps

@@ -4,14 +4,12 @@
 //! command line, or a fake `claude` script on the session `PATH` for the hook-capable paths.
 //! Every wait is a poll with a deadline.
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ao_adapters::{Runtime, Tmux, git, process};
+use ao_adapters::{Tmux, git, process};
 use ao_protocol::{
     ActivityState, Delivery, ErrorCode, Harness, RuntimeKind, SessionId, SessionKind,
     TerminatedReason,
@@ -21,52 +19,17 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use super::{MAX_OUTBOX, MAX_QUEUED_OPS, REASON_DIRTY};
-use crate::test_support::{cmd_spawn, eventually, pid, sid};
-use crate::{
-    ActorTree, ActorsConfig, AddProject, CommandError, SessionTimings, SupervisionConfig,
-    spawn_tree,
-};
-
-static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
+use crate::test_support::{TestTmux, cmd_spawn, eventually, pid, sid, test_config};
+use crate::{ActorTree, ActorsConfig, AddProject, CommandError, spawn_tree};
 
 struct Fx {
+    /// First, so that the tmux server dies before the directories go.
+    server: TestTmux,
     tree: ActorTree,
     reader: ReadPool,
     data: PathBuf,
     repos: TempDir,
-    home: PathBuf,
-    socket: String,
     _dir: TempDir,
-}
-
-impl Drop for Fx {
-    fn drop(&mut self) {
-        // Test-only cleanup: a synchronous `tmux kill-server` (Drop cannot await).
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        if let Ok(meta) = self.data.metadata() {
-            let base = std::env::var_os("TMUX_TMPDIR").map_or_else(|| "/tmp".into(), PathBuf::from);
-            let _ =
-                std::fs::remove_file(base.join(format!("tmux-{}", meta.uid())).join(&self.socket));
-        }
-    }
-}
-
-fn fast_timings() -> SessionTimings {
-    SessionTimings {
-        reaper_tick: Duration::from_millis(100),
-        missing_confirm: Duration::from_millis(150),
-        relaunch_budget: 3,
-        relaunch_window: Duration::from_secs(3600),
-        relaunch_spacing: vec![Duration::from_millis(50); 3],
-        confirm_timeout: Duration::from_millis(500),
-        retry_delays: vec![Duration::from_millis(50); 3],
-        hookless_gap: Duration::from_millis(200),
-        first_prompt_delay: Duration::from_millis(500),
-        first_prompt_delay_hookless: Duration::from_millis(100),
-        post_create_timeout: Duration::from_secs(20),
-    }
 }
 
 async fn start() -> Fx {
@@ -81,40 +44,27 @@ async fn start_with(tweak: impl FnOnce(&mut ActorsConfig)) -> Fx {
     std::fs::create_dir_all(&user_home).expect("mkdir");
     let repos = tempfile::tempdir().expect("tempdir");
     let opened = ao_store::open(&data).expect("store opens");
-    let socket = format!(
-        "ao-actors-test-{}-{}",
-        std::process::id(),
-        NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmux = Tmux::new(&socket, &home, &data);
+    let server = TestTmux::new("actors", &home);
+    let tmux = Tmux::new(&server.socket, &home, &data);
     tmux.write_conf().expect("tmux.conf");
-    let runtime: Arc<dyn Runtime> = Arc::new(tmux);
-    // The agents' environment: this process's, with a private HOME (claude's state file).
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    env.insert("HOME".to_string(), user_home.to_string_lossy().into_owned());
-    let mut cfg = ActorsConfig::new(&data, RuntimeKind::Tmux);
-    cfg.home = home.clone();
-    cfg.run_file = home.join("running.json");
-    cfg.tmux_socket = socket.clone();
-    cfg.daemon_env = Some(env);
-    cfg.runtimes = vec![runtime];
-    cfg.sessions = fast_timings();
-    cfg.supervision = SupervisionConfig {
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(100),
-        ..SupervisionConfig::default()
-    };
+    let mut cfg = test_config(
+        &data,
+        &home,
+        &user_home,
+        &server,
+        Arc::new(tmux),
+        Duration::from_millis(100),
+    );
     tweak(&mut cfg);
     let tree = spawn_tree(cfg, opened.reader.clone(), opened.writer)
         .await
         .expect("tree starts");
     Fx {
+        server,
         tree,
         reader: opened.reader,
         data,
         repos,
-        home,
-        socket,
         _dir: dir,
     }
 }
@@ -179,14 +129,7 @@ impl Fx {
     }
 
     async fn tmux(&self, args: &[&str]) -> process::Output {
-        let cmd = process::Cmd::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg(self.home.join("tmux.conf"))
-            .args(args)
-            .timeout(Duration::from_secs(5));
-        process::run_unchecked(&cmd).await.expect("tmux runs")
+        self.server.run(args).await
     }
 
     async fn has_session(&self, name: &str) -> bool {

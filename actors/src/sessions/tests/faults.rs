@@ -314,7 +314,7 @@ async fn a_hanging_tmux_call_never_blocks_the_session_mailbox() {
     fx.project("demo", json!({})).await;
     let id = fx.echo_session("demo").await;
     let hang = faults::at(point::PROCESS_RUN)
-        .matching(&[&fx.socket, "load-buffer"])
+        .matching(&[&fx.server.socket, "load-buffer"])
         .times(1)
         .arm(hang_ms(2000));
     let s = fx.tree.sessions.clone();
@@ -394,7 +394,7 @@ async fn a_failed_runtime_probe_is_never_death() {
     let id = fx.echo_session("demo").await;
     // Every batch probe hangs past its (shortened) timeout, i.e. answers `unknown`…
     let probes = faults::at(point::PROCESS_RUN)
-        .matching(&[&fx.socket, "list-panes"])
+        .matching(&[&fx.server.socket, "list-panes"])
         .arm(hang_ms(200));
     // …while the runtime really is gone.
     assert!(fx.tmux(&["kill-server"]).await.success());
