@@ -12,13 +12,34 @@
 //! set of observed session branches did (a session created after the last discovery must
 //! find its already-open PR although GitHub reports no change) (forks skipped,
 //! branch ownership of [`super::select`], a new PR persisted at once as a baseline with
-//! `Preserve` and empty hashes) → refresh candidates → GraphQL facts (batches of 25; a
+//! `Preserve` and empty hashes) → base guards (one per distinct base branch of the subjects,
+//! see below) → refresh candidates → GraphQL facts (batches of 25; a
 //! `NotFound` PR becomes `closed`) → job-log tails only when the failed-check fingerprint
 //! changed (else the stored tails are reused) → review threads when due → semantic diff
 //! against the acknowledged hashes (unchanged → nothing written) → `apply_scm_observation` →
-//! `SessionsHandle::pr_facts_changed` → `ack_scm_hashes` only after the reaction succeeded.
-//! ETags, review memos and fingerprints advance only for refreshes that fully succeeded; the
-//! repo ETag only when the whole poll did.
+//! `SessionsHandle::pr_facts_changed` → `ack_scm_hashes` only after the reaction succeeded →
+//! the first ETag of a base branch first seen in this poll's facts.
+//! ETags, review memos and fingerprints advance only for refreshes that fully succeeded (a
+//! base's ETag only when every refresh its change triggered did); the repo ETag only when the
+//! whole poll did.
+//!
+//! Base guard (not in the spec): a PR usually becomes conflicting because its *base* branch
+//! moved (another PR merged), which GitHub does not count as an update of the PR, so the repo
+//! guard answers 304 and the conflict would wait for the periodic full refresh. So each poll
+//! also sends one conditional `GET /branches/{base}` ([`GithubClient::base_guard`]) per
+//! distinct base of the subjects, with the ETag cached per base (dropped once no subject uses
+//! it). A changed base makes every subject on it a refresh candidate (which also sees a merge
+//! into that base of a PR the repo guard hid). The base of a subject is known from its last
+//! fetched facts ([`select::BaseMemo`]); a subject never fetched by this observer is a
+//! candidate once. A base first seen in a poll's facts gets its ETag right after them, kept
+//! only if the branch still points at the base commit the PRs reported (else the next poll's
+//! unconditional guard refreshes them once more). Right after a move GitHub answers
+//! `mergeable: UNKNOWN` until it has recomputed (lazily, once asked), so a subject whose last
+//! fetched `mergeable` was `UNKNOWN` stays a candidate for at most
+//! [`select::MERGEABLE_RETRIES`] more polls per head/base commit pair. A failed base guard
+//! (a deleted branch is `NotFound`) is logged and retried next poll; the ETag it would have
+//! replaced stays, so a move is not lost. Cost: one REST call per distinct base per poll,
+//! nearly always a 304 (which GitHub does not charge).
 //!
 //! Periodic full refresh (not in the spec): the repo guard sees only the first page of
 //! `pulls?sort=updated&per_page=1`, so merging or closing an open PR that is not the most
@@ -52,7 +73,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
 
 use super::budget::{Gate, ReviewPolicy, ScmTimings};
-use super::select::{self, ReviewMemo, SessionBranch};
+use super::select::{self, BaseMemo, Fetched, ReviewMemo, SessionBranch};
 use super::{SharedBudget, lock};
 use crate::reducer::{ReducerHandle, is_pr_owned_elsewhere};
 use crate::sessions::SessionsHandle;
@@ -98,6 +119,12 @@ pub(crate) struct Cache {
     /// The start of the last fully successful poll that refreshed every subject (`None`
     /// after a restart: the first poll is a full one).
     last_full_refresh: Option<DateTime<Utc>>,
+    /// url → the base branch and mergeability streak of the subject's last fetched facts
+    /// (only subjects are kept).
+    bases: HashMap<String, BaseMemo>,
+    /// Base branch → the base guard's ETag, advanced only when every refresh its change
+    /// triggered succeeded (only bases of subjects are kept).
+    base_etags: HashMap<String, String>,
 }
 
 pub(crate) struct PrObserver;
@@ -447,10 +474,39 @@ async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) ->
         }
     }
 
+    // Base guards (not in the spec): one conditional call per distinct base of the subjects.
+    let subjects: Vec<PrObserved> = stored
+        .into_iter()
+        .filter(|p| select::is_subject(p, &live))
+        .collect();
+    cache
+        .bases
+        .retain(|url, _| subjects.iter().any(|p| p.url == *url));
+    let guarded = bases_of(&cache.bases);
+    cache.base_etags.retain(|base, _| guarded.contains(base));
+    let mut moved = BTreeSet::new();
+    let mut moved_etags = HashMap::new();
+    for base in &guarded {
+        let known = cache.base_etags.get(base).map(String::as_str);
+        match ctx.client.base_guard(&ctx.repo, base, known).await {
+            Ok(Guard::NotModified) => {}
+            Ok(Guard::Changed { etag, .. }) => {
+                moved.insert(base.clone());
+                if let Some(etag) = etag {
+                    moved_etags.insert(base.clone(), etag);
+                }
+            }
+            Err(e) if budget_error(ctx, &e) => return Err(Stop::Budget),
+            Err(e) => {
+                tracing::warn!(repo = %ctx.repo, base = %base, error = %e, "base guard failed; retrying next poll");
+            }
+        }
+    }
+
     // Step 4: candidates.
     let now = Utc::now();
     let mut candidates: Vec<(PrObserved, Option<(String, String)>)> = Vec::new();
-    for pr in stored.into_iter().filter(|p| select::is_subject(p, &live)) {
+    for pr in subjects {
         let mut check_changed = false;
         let mut check_etag = None;
         if !pr.head_sha.is_empty() {
@@ -481,53 +537,52 @@ async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) ->
             ctx.timings.review_refresh,
             policy,
         );
-        if select::is_candidate(&pr, guard_changed, check_changed, review, full_due) {
+        if select::is_candidate(&pr, guard_changed, check_changed, review, full_due)
+            || select::base_triggered(cache.bases.get(&pr.url), &moved)
+        {
             candidates.push((pr, check_etag));
         }
     }
     // Every subject is a candidate: a successful poll counts as a full refresh.
     let full = full_due || guard_changed;
-    if candidates.is_empty() {
-        if ok {
-            if let Some(etag) = new_etag {
-                cache.repo_etag = Some(etag);
-            }
-            if full {
-                cache.last_full_refresh = Some(started);
-            }
-        }
-        return if ok {
-            Ok(())
-        } else {
-            Err(Stop::Failed(failures.join("; ")))
-        };
-    }
 
     // Step 5: GraphQL facts (the client batches by 25).
     let keys: Vec<PrKey> = candidates
         .iter()
         .map(|(p, _)| PrKey::new(ctx.repo.clone(), p.number))
         .collect();
-    let results = ctx.client.pr_facts(&keys).await;
+    let results = if keys.is_empty() {
+        Vec::new()
+    } else {
+        ctx.client.pr_facts(&keys).await
+    };
+    // Bases with a subject whose refresh failed: their new ETags wait.
+    let mut failed_bases = HashSet::new();
     for ((pr, check_etag), result) in candidates.into_iter().zip(results) {
-        let snap = match result {
-            Ok(snap) => snap,
+        let base_before = cache.bases.get(&pr.url).map(|m| m.base_ref.clone());
+        let outcome = match result {
+            Ok(snap) => {
+                let f = &snap.facts;
+                let memo = BaseMemo::observe(
+                    cache.bases.get(&pr.url),
+                    Fetched {
+                        base_ref: &f.target_branch,
+                        head_sha: &f.head_sha,
+                        base_sha: &f.base_sha,
+                        mergeable: &f.provider_mergeable,
+                    },
+                );
+                cache.bases.insert(pr.url.clone(), memo);
+                refresh(ctx, cache, &pr, snap, policy).await
+            }
             Err(ScmError::NotFound) => match closed_snapshot(ctx, &pr).await {
-                Ok(snap) => snap,
-                Err(e) => {
-                    ok = false;
-                    failures.push(e);
-                    continue;
-                }
+                Ok(snap) => refresh(ctx, cache, &pr, snap, policy).await,
+                Err(e) => Err(Stop::Failed(e)),
             },
             Err(e) if budget_error(ctx, &e) => return Err(Stop::Budget),
-            Err(e) => {
-                ok = false;
-                failures.push(format!("facts of {}: {e}", pr.url));
-                continue;
-            }
+            Err(e) => Err(Stop::Failed(format!("facts of {}: {e}", pr.url))),
         };
-        match refresh(ctx, cache, &pr, snap, policy).await {
+        match outcome {
             Ok(()) => {
                 if let Some(etag) = check_etag {
                     cache.checks.insert(pr.url.clone(), etag);
@@ -537,9 +592,27 @@ async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) ->
             Err(Stop::Failed(e)) => {
                 ok = false;
                 failures.push(e);
+                failed_bases.extend(base_before);
+                failed_bases.extend(cache.bases.get(&pr.url).map(|m| m.base_ref.clone()));
             }
         }
     }
+
+    // Step 10 for the base guards: a moved base's ETag once all its refreshes succeeded; a
+    // base first seen in this poll's facts gets its first ETag.
+    for (base, etag) in moved_etags {
+        if !failed_bases.contains(&base) {
+            cache.base_etags.insert(base, etag);
+        }
+    }
+    let learned: BTreeSet<String> = bases_of(&cache.bases)
+        .into_iter()
+        .filter(|b| !guarded.contains(b) && !failed_bases.contains(b))
+        .collect();
+    for base in learned {
+        prime_base(ctx, cache, &base).await?;
+    }
+
     if ok {
         if let Some(etag) = new_etag {
             cache.repo_etag = Some(etag);
@@ -551,6 +624,45 @@ async fn run_poll(ctx: &ObserverCtx, cache: &mut Cache, policy: ReviewPolicy) ->
     } else {
         Err(Stop::Failed(failures.join("; ")))
     }
+}
+
+/// The distinct, non-empty base branches of the memos.
+fn bases_of(memos: &HashMap<String, BaseMemo>) -> BTreeSet<String> {
+    memos
+        .values()
+        .map(|m| m.base_ref.clone())
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+/// The first ETag of a base learned from this poll's facts (fetched after them). It is kept
+/// only when the branch still points at the base commit every subject on it reported: then
+/// the facts already describe that tip, and a later move changes the ETag. Otherwise (moved
+/// meanwhile, or GitHub's `baseRefOid` lags) the next poll's guard, which has no ETag,
+/// answers "changed" and refreshes those subjects once more. Only budget errors stop the poll.
+async fn prime_base(ctx: &ObserverCtx, cache: &mut Cache, base: &str) -> Result<(), Stop> {
+    match ctx.client.base_guard(&ctx.repo, base, None).await {
+        Ok(Guard::Changed {
+            etag: Some(etag),
+            tip_sha: Some(tip),
+            ..
+        }) => {
+            let current = cache
+                .bases
+                .values()
+                .filter(|m| m.base_ref == base)
+                .all(|m| m.base_sha == tip);
+            if current {
+                cache.base_etags.insert(base.to_string(), etag);
+            }
+        }
+        Ok(_) => {}
+        Err(e) if budget_error(ctx, &e) => return Err(Stop::Budget),
+        Err(e) => {
+            tracing::debug!(repo = %ctx.repo, base = %base, error = %e, "base guard failed; retrying next poll");
+        }
+    }
+    Ok(())
 }
 
 /// A PR whose alias answered NotFound: its stored facts, marked `closed`.

@@ -1,5 +1,5 @@
 //! End-to-end tests of the PR loop inside the actor tree: a tiny axum GitHub stand-in on
-//! 127.0.0.1 (repo/check guards with ETags, discovery, job logs, GraphQL facts and review
+//! 127.0.0.1 (repo/check/base guards with ETags, discovery, job logs, GraphQL facts and review
 //! threads, rate headers), real SQLite, real tmux sessions running `sleep`. Every wait is a
 //! poll with a deadline.
 
@@ -13,8 +13,8 @@ use std::time::Duration;
 use ao_adapters::scm::{ScmConfig, TokenProvider};
 use ao_adapters::{Runtime, Tmux, git, process};
 use ao_protocol::{
-    CiState, GithubState, Harness, PrState, ProjectId, ReviewDecision, RuntimeKind, SessionId,
-    SessionKind, TerminatedReason,
+    CiState, GithubState, Harness, Mergeability, PrState, ProjectId, ReviewDecision, RuntimeKind,
+    SessionId, SessionKind, TerminatedReason,
 };
 use ao_store::{PrDetail, ReadPool};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -40,6 +40,13 @@ struct FakePr {
     head_repo: String,
     sha: String,
     merged: bool,
+    /// Raw `mergeable`, reported once GitHub "has computed" it: the first `unknown_for` facts
+    /// fetches answer `UNKNOWN`.
+    mergeable: String,
+    unknown_for: u64,
+    /// `baseRefOid`: the `main` tip when the PR was opened (like GitHub, it is not updated
+    /// the moment `main` moves).
+    base_sha: String,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +59,12 @@ struct Gh {
     guard_calls: u64,
     graphql_calls: u64,
     log_calls: u64,
+    /// The tip of `main` (the only branch), served with ETag `"<tip>"`.
+    main_sha: String,
+    base_guard_calls: u64,
+    base_guard_304s: u64,
+    /// PR number → how many facts queries asked for it.
+    fetched: HashMap<u64, u64>,
 }
 
 type Shared = Arc<Mutex<Gh>>;
@@ -141,7 +154,12 @@ async fn job_log(
     with_rate(body.into_response(), "core")
 }
 
-fn pr_node(p: &FakePr) -> Value {
+fn pr_node(p: &FakePr, fetch: u64) -> Value {
+    let mergeable = if fetch <= p.unknown_for {
+        "UNKNOWN"
+    } else {
+        p.mergeable.as_str()
+    };
     let check = json!({
         "__typename": "CheckRun", "name": "build", "status": "COMPLETED",
         "conclusion": "FAILURE", "detailsUrl": "http://example/run/1", "databaseId": 42
@@ -163,14 +181,14 @@ fn pr_node(p: &FakePr) -> Value {
         "closed": p.merged,
         "title": "Fix things",
         "additions": 3, "deletions": 1, "changedFiles": 1,
-        "mergeable": "MERGEABLE",
+        "mergeable": mergeable,
         "mergeStateStatus": "BLOCKED",
         "reviewDecision": "CHANGES_REQUESTED",
         "headRefName": p.head_ref,
         "headRefOid": p.sha,
         "headRepository": {"nameWithOwner": p.head_repo},
         "baseRefName": "main",
-        "baseRefOid": "base0",
+        "baseRefOid": p.base_sha,
         "createdAt": "2026-01-01T00:00:00Z",
         "updatedAt": "2026-01-01T00:00:00Z",
     });
@@ -226,9 +244,14 @@ async fn graphql(State(state): State<Shared>, Json(body): Json<Value>) -> Respon
     let mut data = serde_json::Map::new();
     let mut errors = Vec::new();
     for (i, n) in numbers(query).into_iter().enumerate() {
+        let fetch = {
+            let count = g.fetched.entry(n).or_default();
+            *count += 1;
+            *count
+        };
         let alias = format!("pr{i}");
         if let Some(p) = g.prs.iter().find(|p| p.number == n) {
-            data.insert(alias, json!({"pullRequest": pr_node(p)}));
+            data.insert(alias, json!({"pullRequest": pr_node(p, fetch)}));
         } else {
             data.insert(alias.clone(), json!({"pullRequest": Value::Null}));
             errors.push(json!({"type": "NOT_FOUND", "path": [alias], "message": "nope"}));
@@ -241,9 +264,34 @@ async fn graphql(State(state): State<Shared>, Json(body): Json<Value>) -> Respon
     with_rate(Json(out).into_response(), "graphql")
 }
 
+async fn branch(
+    State(state): State<Shared>,
+    UrlPath((_, _, name)): UrlPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut g = gh(&state);
+    if g.rate_limited {
+        return limited();
+    }
+    g.base_guard_calls += 1;
+    if name != "main" {
+        return with_rate(StatusCode::NOT_FOUND.into_response(), "core");
+    }
+    let etag = format!("\"{}\"", g.main_sha);
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        g.base_guard_304s += 1;
+        return with_rate(StatusCode::NOT_MODIFIED.into_response(), "core");
+    }
+    let mut resp = Json(json!({"name": "main", "commit": {"sha": g.main_sha}})).into_response();
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).expect("etag"));
+    with_rate(resp, "core")
+}
+
 async fn serve(state: Shared) -> String {
     let app = Router::new()
         .route("/repos/{o}/{r}/pulls", get(pulls))
+        .route("/repos/{o}/{r}/branches/{*name}", get(branch))
         .route("/repos/{o}/{r}/commits/{sha}/check-runs", get(check_runs))
         .route("/repos/{o}/{r}/actions/jobs/{id}/logs", get(job_log))
         .route("/graphql", post(graphql))
@@ -310,6 +358,7 @@ async fn start_with(prs: Vec<FakePr>, timings: ScmTimings) -> Fx {
     let state: Shared = Arc::new(Mutex::new(Gh {
         prs,
         version: 1,
+        main_sha: "base0".to_string(),
         ..Gh::default()
     }));
     let base = serve(Arc::clone(&state)).await;
@@ -449,6 +498,9 @@ fn fake(number: u64, head_ref: &str, head_repo: &str) -> FakePr {
         head_repo: head_repo.to_string(),
         sha: "sha1".to_string(),
         merged: false,
+        mergeable: "MERGEABLE".to_string(),
+        unknown_for: 0,
+        base_sha: "base0".to_string(),
     }
 }
 
@@ -622,5 +674,123 @@ async fn full_refresh_sees_a_merge_hidden_behind_the_repo_guard() {
         .expect("read")
         .expect("session a exists");
     assert!(!row.is_terminated);
+    fx.tree.shutdown(Duration::from_secs(10)).await;
+}
+
+/// Waits until the observer has made `n` more base-guard calls (i.e. run `n` more polls with a
+/// subject).
+async fn base_guard_polls(fx: &Fx, n: u64) {
+    let start = gh(&fx.gh).base_guard_calls;
+    eventually("more base-guard polls", || async {
+        (gh(&fx.gh).base_guard_calls >= start + n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_moved_base_shows_a_conflict_long_before_the_full_refresh() {
+    // The full refresh stays at its default 5 min: only the base guard can see the change.
+    let fx = start(vec![fake(2, "feat", "o/r")]).await;
+    fx.project().await;
+    fx.spawn("feat").await;
+    let pr = eventually("PR #2 acknowledged", || async {
+        fx.pr(2).await.filter(|p| !p.hashes.ci.is_empty())
+    })
+    .await;
+    assert_ne!(pr.facts.mergeability, Mergeability::Conflicting);
+    assert_eq!(pr.facts.target_branch, "main");
+
+    // Nothing moves: each poll asks for `main` with its ETag (304) and fetches no facts.
+    eventually("the base guard answering 304", || async {
+        (gh(&fx.gh).base_guard_304s > 0).then_some(())
+    })
+    .await;
+    let (facts, calls, not_modified) = {
+        let g = gh(&fx.gh);
+        (g.fetched[&2], g.base_guard_calls, g.base_guard_304s)
+    };
+    base_guard_polls(&fx, 3).await;
+    {
+        let g = gh(&fx.gh);
+        assert_eq!(g.fetched[&2], facts, "no facts fetched without a change");
+        assert_eq!(
+            g.base_guard_304s - not_modified,
+            g.base_guard_calls - calls,
+            "every base-guard call was a 304"
+        );
+    }
+
+    // Another PR merged into `main`: GitHub reports #2 CONFLICTING without touching it, so
+    // the repo guard (and the check guard) still answer 304.
+    {
+        let mut g = gh(&fx.gh);
+        g.main_sha = "base1".to_string();
+        g.prs[0].mergeable = "CONFLICTING".to_string();
+    }
+    let conflicting = eventually("PR #2 conflicting", || async {
+        fx.pr(2)
+            .await
+            .filter(|p| p.facts.mergeability == Mergeability::Conflicting)
+    })
+    .await;
+    assert_eq!(conflicting.facts.mergeability_reasons, ["conflicts"]);
+    assert_eq!(gh(&fx.gh).version, 1, "the repo guard never changed");
+
+    // Settled again: the new ETag was kept, so the following polls are 304s without facts.
+    let facts = eventually("the base guard answering 304 again", || async {
+        let g = gh(&fx.gh);
+        (g.base_guard_304s > not_modified).then(|| g.fetched[&2])
+    })
+    .await;
+    base_guard_polls(&fx, 3).await;
+    assert_eq!(gh(&fx.gh).fetched[&2], facts);
+    fx.tree.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn unknown_mergeability_is_refetched_until_answered_and_only_a_few_times() {
+    // GitHub answers #3's mergeability on the fifth fetch; #4's never. (Without the retries
+    // a new PR is fetched at most three times: discovery, the first check-guard answer and
+    // the first base-guard answer.)
+    let fx = start(vec![
+        FakePr {
+            mergeable: "CONFLICTING".to_string(),
+            unknown_for: 4,
+            ..fake(3, "a/x", "o/r")
+        },
+        FakePr {
+            mergeable: "UNKNOWN".to_string(),
+            ..fake(4, "b/x", "o/r")
+        },
+    ])
+    .await;
+    fx.project().await;
+    fx.spawn("a").await;
+    fx.spawn("b").await;
+
+    // Nothing else changes (no base move, no updated_at bump, 304 guards), yet the answer is
+    // picked up by the retries.
+    let pr = eventually("PR #3 conflicting", || async {
+        fx.pr(3)
+            .await
+            .filter(|p| p.facts.mergeability == Mergeability::Conflicting)
+    })
+    .await;
+    assert_eq!(pr.facts.provider_mergeable, "CONFLICTING");
+
+    // #4: one fetch plus MERGEABLE_RETRIES retries, then only a guard brings it back.
+    let bound = 1 + u64::from(crate::scm::select::MERGEABLE_RETRIES);
+    eventually("#4's retries", || async {
+        (gh(&fx.gh).fetched.get(&4).copied().unwrap_or(0) >= bound).then_some(())
+    })
+    .await;
+    let settled_3 = gh(&fx.gh).fetched[&3];
+    base_guard_polls(&fx, 4).await;
+    {
+        let g = gh(&fx.gh);
+        assert_eq!(g.fetched[&4], bound, "the UNKNOWN retries are bounded");
+        assert_eq!(g.fetched[&3], settled_3, "an answered PR is not refetched");
+        assert_eq!(g.version, 1);
+    }
     fx.tree.shutdown(Duration::from_secs(10)).await;
 }

@@ -1,9 +1,11 @@
 //! The pure decisions of one PR-observer poll (scm.md §4): branch ownership of discovered
 //! PRs (step 3), refresh candidates (step 4, plus the periodic full refresh of
-//! [`full_refresh_due`]) and when review threads are due (step 7).
+//! [`full_refresh_due`] and the base-guard triggers of [`base_triggered`]) and when review
+//! threads are due (step 7).
 //!
 //! No I/O and no clock: the observer passes `now` in, so every rule is unit-tested.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ao_protocol::{PrState, ReviewDecision, SessionId};
@@ -122,6 +124,70 @@ pub fn is_candidate(
         || full_refresh
 }
 
+/// Extra refreshes granted to a PR whose raw `mergeable` stays `UNKNOWN` for one head/base
+/// pair (GitHub computes mergeability lazily, after being asked).
+pub const MERGEABLE_RETRIES: u32 = 5;
+
+/// The facts [`BaseMemo::observe`] reads (`target_branch`, `head_sha`, `base_sha`,
+/// `provider_mergeable` of a fetched `PrFacts`).
+#[derive(Debug, Clone, Copy)]
+pub struct Fetched<'a> {
+    pub base_ref: &'a str,
+    pub head_sha: &'a str,
+    pub base_sha: &'a str,
+    pub mergeable: &'a str,
+}
+
+/// What the observer remembers of a subject's last fetched facts, for the base guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseMemo {
+    /// The base branch (`baseRefName`).
+    pub base_ref: String,
+    pub head_sha: String,
+    /// `baseRefOid` as GitHub reported it.
+    pub base_sha: String,
+    /// Consecutive fetches that found `mergeable = UNKNOWN` for this head/base pair (0: GitHub
+    /// has an answer).
+    pub unknown_streak: u32,
+}
+
+impl BaseMemo {
+    /// The memo after fetching facts (`fetched.mergeable` is the raw `mergeable`);
+    /// `previous` is the memo before. The `UNKNOWN` streak restarts when the head or the base
+    /// commit changed.
+    pub fn observe(previous: Option<&BaseMemo>, fetched: Fetched<'_>) -> Self {
+        let same_pair = previous
+            .is_some_and(|m| m.head_sha == fetched.head_sha && m.base_sha == fetched.base_sha);
+        let unknown_streak = if fetched.mergeable == "UNKNOWN" {
+            previous
+                .filter(|_| same_pair)
+                .map_or(1, |m| m.unknown_streak.saturating_add(1))
+        } else {
+            0
+        };
+        Self {
+            base_ref: fetched.base_ref.to_string(),
+            head_sha: fetched.head_sha.to_string(),
+            base_sha: fetched.base_sha.to_string(),
+            unknown_streak,
+        }
+    }
+
+    /// GitHub was still computing the mergeability at the last fetch, and the pair has
+    /// refreshes left.
+    pub fn mergeable_pending(&self) -> bool {
+        (1..=MERGEABLE_RETRIES).contains(&self.unknown_streak)
+    }
+}
+
+/// Base-guard triggers (not in the spec; see the observer's "Base guard"): is a subject a
+/// refresh candidate because of its base? `memo` is the observer's memo of the subject
+/// (`None`: never fetched by this observer, so its base is unknown); `moved_bases` are the
+/// bases whose guard answered "changed" in this poll.
+pub fn base_triggered(memo: Option<&BaseMemo>, moved_bases: &BTreeSet<String>) -> bool {
+    memo.is_none_or(|m| m.mergeable_pending() || moved_bases.contains(&m.base_ref))
+}
+
 #[cfg(test)]
 mod tests {
     use ao_store::AckedHashes;
@@ -222,6 +288,53 @@ mod tests {
         let due = full_refresh_due(Some(last), late, five_min);
         assert!(due);
         assert!(is_candidate(&p, false, false, false, due));
+    }
+
+    fn facts<'a>(head: &'a str, base: &'a str, mergeable: &'a str) -> Fetched<'a> {
+        Fetched {
+            base_ref: "main",
+            head_sha: head,
+            base_sha: base,
+            mergeable,
+        }
+    }
+
+    #[test]
+    fn unknown_mergeability_is_retried_a_bounded_number_of_times_per_pair() {
+        let mut memo = BaseMemo::observe(None, facts("h1", "b1", "UNKNOWN"));
+        assert_eq!(memo.base_ref, "main");
+        let mut retries = 0;
+        while memo.mergeable_pending() {
+            retries += 1;
+            memo = BaseMemo::observe(Some(&memo), facts("h1", "b1", "UNKNOWN"));
+        }
+        assert_eq!(retries, MERGEABLE_RETRIES);
+        assert!(!base_triggered(Some(&memo), &BTreeSet::new()));
+        // A new base (or head) commit restarts the budget; an answer ends the streak.
+        let moved = BaseMemo::observe(Some(&memo), facts("h1", "b2", "UNKNOWN"));
+        assert_eq!(moved.unknown_streak, 1);
+        assert!(base_triggered(Some(&moved), &BTreeSet::new()));
+        let pushed = BaseMemo::observe(Some(&memo), facts("h2", "b1", "UNKNOWN"));
+        assert_eq!(pushed.unknown_streak, 1);
+        let known = BaseMemo::observe(Some(&moved), facts("h1", "b2", "CONFLICTING"));
+        assert_eq!(known.unknown_streak, 0);
+        assert!(!known.mergeable_pending());
+    }
+
+    #[test]
+    fn a_moved_base_or_an_unknown_one_makes_a_candidate() {
+        let memo = BaseMemo::observe(None, facts("h", "b", "MERGEABLE"));
+        let none = BTreeSet::new();
+        assert!(!base_triggered(Some(&memo), &none));
+        assert!(base_triggered(
+            Some(&memo),
+            &BTreeSet::from(["main".to_string()])
+        ));
+        assert!(!base_triggered(
+            Some(&memo),
+            &BTreeSet::from(["release".to_string()])
+        ));
+        assert!(base_triggered(None, &none), "never fetched: base unknown");
     }
 
     #[test]

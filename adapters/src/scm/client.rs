@@ -113,6 +113,8 @@ pub enum Guard {
         etag: Option<String>,
         /// Repo guard: `updated_at` of the most recently updated open PR.
         latest_updated_at: Option<String>,
+        /// Base guard: the commit the branch points at.
+        tip_sha: Option<String>,
     },
 }
 
@@ -205,6 +207,16 @@ struct RepoJson {
 }
 
 #[derive(Debug, Deserialize)]
+struct BranchJson {
+    commit: CommitJson,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommitJson {
+    sha: String,
+}
+
+#[derive(Debug, Deserialize)]
 struct UserJson {
     login: String,
 }
@@ -274,6 +286,7 @@ impl GithubClient {
             Some((pulls, etag)) => Ok(Guard::Changed {
                 etag,
                 latest_updated_at: pulls.first().map(|p| p.updated_at.clone()),
+                tip_sha: None,
             }),
         }
     }
@@ -299,6 +312,41 @@ impl GithubClient {
             Some((_, etag)) => Ok(Guard::Changed {
                 etag,
                 latest_updated_at: None,
+                tip_sha: None,
+            }),
+        }
+    }
+
+    /// Base guard (not in the spec): has branch `branch` moved since `etag`? A PR whose base
+    /// moved can become conflicting without GitHub touching the PR itself, so the repo guard
+    /// does not see it. The branch goes into the path with its `/` kept as separators (as
+    /// GitHub expects) and every other reserved character percent-encoded. A deleted branch
+    /// is [`ScmError::NotFound`]; a name git would refuse (empty, or a `.`/`..`/empty
+    /// component that would change the path) is [`ScmError::Malformed`] without a request.
+    pub async fn base_guard(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+        etag: Option<&str>,
+    ) -> Result<Guard, ScmError> {
+        if branch
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(ScmError::Malformed(format!(
+                "{branch:?} is not a branch name"
+            )));
+        }
+        let mut url = self.rest(&["repos", &repo.owner, &repo.repo, "branches"]);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.extend(branch.split('/'));
+        }
+        match self.conditional_get::<BranchJson>(url, etag).await? {
+            None => Ok(Guard::NotModified),
+            Some((b, etag)) => Ok(Guard::Changed {
+                etag,
+                latest_updated_at: None,
+                tip_sha: Some(b.commit.sha),
             }),
         }
     }

@@ -166,6 +166,15 @@ fn client_with(server: &Server, tokens: TokenProvider, timeout: Duration) -> (Gi
     (client, sunk)
 }
 
+/// `X-RateLimit-Remaining` of every response the sink saw, in order.
+fn remaining(sunk: &Sunk) -> Vec<u64> {
+    sunk.lock()
+        .expect("lock")
+        .iter()
+        .map(|s| s.remaining)
+        .collect()
+}
+
 fn client(server: &Server) -> (GithubClient, Sunk) {
     client_with(server, TokenProvider::fixed(TOKEN), Duration::from_secs(10))
 }
@@ -380,6 +389,7 @@ async fn guards_use_etags_and_feed_rate_headers_on_304() {
         Ok(Guard::Changed {
             etag: Some("\"v2\"".into()),
             latest_updated_at: Some("2024-05-01T00:00:00Z".into()),
+            tip_sha: None,
         })
     );
     assert_eq!(
@@ -387,6 +397,7 @@ async fn guards_use_etags_and_feed_rate_headers_on_304() {
         Ok(Guard::Changed {
             etag: Some("\"c2\"".into()),
             latest_updated_at: None,
+            tip_sha: None,
         })
     );
     assert_eq!(
@@ -403,12 +414,7 @@ async fn guards_use_etags_and_feed_rate_headers_on_304() {
         "/repos/acme/app/commits/abc123/check-runs?per_page=1"
     );
     assert_eq!(seen[2].header("if-none-match"), None);
-    let remaining: Vec<u64> = sunk
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|s| s.remaining)
-        .collect();
+    let remaining = remaining(&sunk);
     assert_eq!(
         remaining,
         [4000, 3998, 3999, 4000],
@@ -419,6 +425,60 @@ async fn guards_use_etags_and_feed_rate_headers_on_304() {
             .expect("lock")
             .iter()
             .all(|s| s.bucket() == Some(RateBucket::Rest))
+    );
+}
+
+#[tokio::test]
+async fn base_guard_encodes_the_branch_and_handles_304_404_and_bad_names() {
+    let server = serve(|s| {
+        if s.uri.starts_with("/repos/acme/app/branches/gone") {
+            return reply(404, r#"{"message":"Branch not found"}"#).rate("core", 3997);
+        }
+        if s.header("if-none-match") == Some("\"b1\"") {
+            return reply(304, "").rate("core", 3998);
+        }
+        json_reply(&json!({"name": "feat/a b#1", "commit": {"sha": "c0ffee"}, "protected": false}))
+            .header("etag", "\"b1\"")
+            .rate("core", 3999)
+    })
+    .await;
+    let (c, sunk) = client(&server);
+    assert_eq!(
+        c.base_guard(&repo(), "feat/a b#1", None).await,
+        Ok(Guard::Changed {
+            etag: Some("\"b1\"".into()),
+            latest_updated_at: None,
+            tip_sha: Some("c0ffee".into()),
+        })
+    );
+    assert_eq!(
+        c.base_guard(&repo(), "feat/a b#1", Some("\"b1\"")).await,
+        Ok(Guard::NotModified)
+    );
+    assert_eq!(
+        c.base_guard(&repo(), "gone", Some("\"b1\"")).await,
+        Err(ScmError::NotFound)
+    );
+    for bad in ["", "a//b", "../x", "x/.", "/main", "main/"] {
+        assert!(
+            matches!(
+                c.base_guard(&repo(), bad, None).await,
+                Err(ScmError::Malformed(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3, "bad names send nothing");
+    // `/` stays a separator; the space and `#` are encoded (a raw `#` would cut the path).
+    assert_eq!(seen[0].uri, "/repos/acme/app/branches/feat/a%20b%231");
+    assert_eq!(seen[0].header("if-none-match"), None);
+    assert_eq!(seen[1].header("if-none-match"), Some("\"b1\""));
+    let remaining = remaining(&sunk);
+    assert_eq!(
+        remaining,
+        [3999, 3998, 3997],
+        "every answer feeds the budget"
     );
 }
 

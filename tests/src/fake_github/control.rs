@@ -11,12 +11,12 @@
 //! | `GET /_control/repos/{o}/{r}/pulls/{n}` | → `Pull` |
 //! | `PATCH /_control/repos/{o}/{r}/pulls/{n}` | `PrPatch` → `Pull` |
 //! | `POST /_control/repos/{o}/{r}/pulls/{n}/push` | `{sha?}` → `{sha}` |
-//! | `POST /_control/repos/{o}/{r}/pulls/{n}/merge` | → `{sha}` (merge commit) |
+//! | `POST /_control/repos/{o}/{r}/pulls/{n}/merge` | → `{sha}` (merge commit, now the tip of the base branch) |
 //! | `POST /_control/repos/{o}/{r}/pulls/{n}/close`, `/reopen` | → `{}` |
 //! | `POST /_control/repos/{o}/{r}/pulls/{n}/threads` | `ThreadSpec` → `ThreadIds` |
 //! | `POST /_control/repos/{o}/{r}/pulls/{n}/threads/{id}/comments` | `CommentSpec` → `{id, databaseId}` |
 //! | `POST /_control/repos/{o}/{r}/pulls/{n}/threads/{id}/resolve` | `{resolved}` → `{}` |
-//! | `POST /_control/repos/{o}/{r}/branches` | `{branch, sha?}` → `{sha}` |
+//! | `POST /_control/repos/{o}/{r}/branches` | `{branch, sha?}` → `{sha}` (moves or creates the branch; served by `GET …/branches/{branch}`) |
 //! | `PUT /_control/repos/{o}/{r}/commits/{sha}/checks` | `[CheckSpec]` → `{}` |
 //! | `PUT /_control/repos/{o}/{r}/commits/{sha}/rollup` | `{state: "…" \| null}` → `{}` |
 //! | `POST /_control/faults` | `{route, count?, fault}` → `{}`; `DELETE` clears all |

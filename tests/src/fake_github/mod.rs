@@ -37,6 +37,9 @@
 //!   `page`; strong ETag of the body, `If-None-Match` → 304; `Link` with
 //!   `prev`/`next`/`last`/`first`), `GET /repos/{o}/{r}/commits/{ref}/check-runs` (check runs
 //!   only, newest first, `total_count`; ETag/304; an unknown SHA is 422),
+//!   `GET /repos/{o}/{r}/branches/{branch}` (`{name, commit: {sha}, protected}`; the branch
+//!   may contain `/`, raw or as `%2F`; ETag/304, the ETag changing exactly when the tip does;
+//!   an unknown branch is 404),
 //!   `GET /repos/{o}/{r}/actions/jobs/{id}/logs` (302 to `/_blobs/<id>`, which serves the text
 //!   without auth or rate headers; 404 when the check has no log), `GET /user`
 //!   (`X-OAuth-Scopes`). Unknown repositories and routes are GitHub's 404 JSON.
@@ -48,7 +51,11 @@
 //!   403 (REST) or a 200 `RATE_LIMITED` error (GraphQL) until its reset time, then refills.
 //! * What bumps a PR's `updated_at` (and so the repo guard's ETag): open, push, title/draft/
 //!   review-decision/base changes, new threads and replies, merge, close, reopen, `touch`. Not:
-//!   checks, mergeability, diff stats, resolving threads — as on GitHub.
+//!   checks, mergeability, diff stats, resolving threads, nor a move of the PR's base branch
+//!   (a merge of another PR, `push_branch`) — as on GitHub. A merge moves its base branch
+//!   only (the other PRs' `baseRefOid` and listing stay as they were, so the repo guard
+//!   answers 304 and only the branch's ETag shows the move); `push_branch` also gives the
+//!   open PRs on that branch the new `baseRefOid`.
 //! * Check-runs ETag caveat (faithful to GitHub): the body of `per_page=1` shows only the
 //!   newest run, so a status change of an older run on the same commit does not change it.
 //! * Faults ([`FakeGithub::fail_next`]) replace the next N responses of one [`Route`]; see

@@ -58,6 +58,8 @@ pub enum Route {
     Discovery,
     /// `GET /repos/{o}/{r}/commits/{sha}/check-runs`.
     CheckGuard,
+    /// `GET /repos/{o}/{r}/branches/{branch}` (the observer's base guard).
+    BaseGuard,
     /// `GET /repos/{o}/{r}/actions/jobs/{id}/logs` (the redirect).
     JobLog,
     /// `GET /_blobs/{id}` (the log text the job-log redirect points at; no auth, no
@@ -74,10 +76,11 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 9] = [
+    pub const ALL: [Route; 10] = [
         Route::RepoGuard,
         Route::Discovery,
         Route::CheckGuard,
+        Route::BaseGuard,
         Route::JobLog,
         Route::LogBlob,
         Route::GraphqlFacts,
@@ -193,6 +196,7 @@ pub struct Stats {
     pub repo_guard: RouteStats,
     pub discovery: RouteStats,
     pub check_guard: RouteStats,
+    pub base_guard: RouteStats,
     pub job_log: RouteStats,
     pub log_blob: RouteStats,
     pub graphql_facts: RouteStats,
@@ -213,6 +217,7 @@ impl Stats {
             Route::RepoGuard => self.repo_guard,
             Route::Discovery => self.discovery,
             Route::CheckGuard => self.check_guard,
+            Route::BaseGuard => self.base_guard,
             Route::JobLog => self.job_log,
             Route::LogBlob => self.log_blob,
             Route::GraphqlFacts => self.graphql_facts,
@@ -227,6 +232,7 @@ impl Stats {
             Route::RepoGuard => &mut self.repo_guard,
             Route::Discovery => &mut self.discovery,
             Route::CheckGuard => &mut self.check_guard,
+            Route::BaseGuard => &mut self.base_guard,
             Route::JobLog => &mut self.job_log,
             Route::LogBlob => &mut self.log_blob,
             Route::GraphqlFacts => &mut self.graphql_facts,

@@ -674,6 +674,18 @@ fn check_runs(
     }
 }
 
+/// `GET /repos/{o}/{r}/branches/{branch}`: `{name, commit: {sha}, protected}`. The pipeline's
+/// body ETag changes exactly when the tip does.
+fn branch(st: &State, owner: &str, name: &str, branch: &str) -> Reply {
+    let Some(sha) = st.repo(owner, name).and_then(|r| r.branches.get(branch)) else {
+        return Reply::message(StatusCode::NOT_FOUND, "Branch not found");
+    };
+    Reply::json(
+        StatusCode::OK,
+        &json!({"name": branch, "commit": {"sha": sha}, "protected": false}),
+    )
+}
+
 fn job_logs(sh: &Shared, st: &mut State, owner: &str, name: &str, job: &str) -> Reply {
     let Some(repo) = st.repo(owner, name) else {
         return not_found();
@@ -755,6 +767,25 @@ async fn h_check_runs(
     );
     c.conditional = true;
     run(&sh, c, |st| check_runs(&sh, st, &o, &r, &git_ref, &params)).await
+}
+
+/// `{*branch}` takes the rest of the path, so `feat/x` (or `feat%2Fx`) is one branch; axum
+/// percent-decodes it.
+async fn h_branch(
+    AxState(sh): Sh,
+    Path((o, r, name)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let mut c = call(
+        Route::BaseGuard,
+        Some(Resource::Core),
+        Method::GET,
+        &uri,
+        headers,
+    );
+    c.conditional = true;
+    run(&sh, c, |st| branch(st, &o, &r, &name)).await
 }
 
 async fn h_job_logs(
@@ -851,6 +882,7 @@ pub fn router(sh: Arc<Shared>) -> Router {
             "/api/v3/repos/{o}/{r}/commits/{git_ref}/check-runs",
             get(h_check_runs),
         )
+        .route("/api/v3/repos/{o}/{r}/branches/{*branch}", get(h_branch))
         .route(
             "/api/v3/repos/{o}/{r}/actions/jobs/{job}/logs",
             get(h_job_logs),

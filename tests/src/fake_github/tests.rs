@@ -162,6 +162,68 @@ async fn repo_guard_etag_gives_304_until_a_push() {
 }
 
 #[tokio::test]
+async fn branch_etag_changes_when_the_base_moves_but_the_pr_does_not() {
+    let gh = FakeGithub::start();
+    let first = gh.open_pr("acme", "widgets", PrSpec::new("a"));
+    let second = gh.open_pr("acme", "widgets", PrSpec::new("b"));
+    let main = "/repos/acme/widgets/branches/main";
+
+    let tip = get(&gh, main, None).await;
+    assert_eq!(tip.status, StatusCode::OK, "{}", tip.text);
+    assert_eq!(tip.json()["name"], "main");
+    let etag = tip.h("etag").to_string();
+    assert!(etag.starts_with('"'), "strong ETag: {etag}");
+    assert_eq!(
+        get(&gh, main, Some(&etag)).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+
+    // #2 is the most recently updated open PR. Merging #1 moves `main` but leaves #2 as it
+    // was: the repo guard answers 304, only the branch's ETag shows the move.
+    let guard = "/repos/acme/widgets/pulls?state=open&sort=updated&direction=desc&per_page=1";
+    gh.touch(&second);
+    let listed = get(&gh, guard, None).await;
+    let updated_before = gh.pr(&second).updated_at;
+    let merge_sha = gh.merge(&first);
+    let moved = get(&gh, main, Some(&etag)).await;
+    assert_eq!(moved.status, StatusCode::OK);
+    assert_eq!(moved.json()["commit"]["sha"], merge_sha.as_str());
+    assert_ne!(moved.h("etag"), etag);
+    assert_eq!(
+        get(&gh, guard, Some(listed.h("etag"))).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    // Patching mergeability does not bump updated_at either (GitHub recomputes it silently).
+    gh.set_mergeable(&second, "CONFLICTING", "DIRTY");
+    assert_eq!(gh.pr(&second).updated_at, updated_before);
+
+    // A branch with `/`, raw or encoded, and an unknown branch.
+    let sha = gh.push_branch("acme", "widgets", "release/1.x");
+    for path in ["release/1.x", "release%2F1.x"] {
+        let r = get(&gh, &format!("/repos/acme/widgets/branches/{path}"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        assert_eq!(r.json()["name"], "release/1.x");
+        assert_eq!(r.json()["commit"]["sha"], sha.as_str());
+    }
+    let gone = get(&gh, "/repos/acme/widgets/branches/nope", None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.json()["message"], "Branch not found");
+    let unknown_repo = get(&gh, "/repos/acme/nothing/branches/main", None).await;
+    assert_eq!(unknown_repo.status, StatusCode::NOT_FOUND);
+
+    let s = gh.stats();
+    assert_eq!(
+        s.base_guard,
+        RouteStats {
+            requests: 7,
+            not_modified: 1,
+            faults: 0
+        }
+    );
+    assert_eq!(s.other.requests, 0, "all served by the branch route");
+}
+
+#[tokio::test]
 async fn sort_by_updated_puts_the_last_pushed_pr_first() {
     let gh = FakeGithub::start();
     let a = gh.open_pr("acme", "widgets", PrSpec::new("a"));

@@ -593,6 +593,63 @@ fn a_stacked_child_pr_gets_no_conflict_nudge_while_its_parent_is_open() {
 }
 
 #[test]
+fn a_merge_into_main_surfaces_the_other_prs_conflict_without_the_full_refresh() {
+    // With a 1 s poll the periodic full refresh is 5 min away: only the base guard (the
+    // `main` branch's ETag) can show what follows within the test's deadline.
+    let lab = Lab::new();
+    lab.spawn_idle();
+    lab.spawn_idle();
+    let first = lab.gh.open_pr(OWNER, REPO, PrSpec::new("ao/p-1/root"));
+    let second = lab.gh.open_pr(OWNER, REPO, PrSpec::new("ao/p-2/root"));
+    let url = lab.pr_url(&second);
+    lab.wait_session("p-2", "the second PR mergeable", |s| {
+        pr_of(s, second.number).is_some_and(|p| p["mergeability"] == "mergeable")
+    });
+    lab.wait_session("p-1", "the first PR discovered", |s| {
+        has_pr(s, first.number)
+    });
+    // Settled: the check guards have ETags, every guard answers 304.
+    lab.wait_polls(3);
+
+    // GitHub's verdict for the second PR changes without touching the PR (no updated_at
+    // bump): the repo guard answers 304 and nothing is observed while `main` stays put.
+    lab.gh.set_mergeable(&second, "CONFLICTING", "DIRTY");
+    lab.wait_polls(3);
+    let s = lab.session("p-2");
+    assert_eq!(
+        pr_of(&s, second.number).expect("second")["mergeability"],
+        "mergeable",
+        "{s}"
+    );
+
+    // The first PR merges into `main`: the second (still the newest open PR) is unchanged,
+    // but `main` moved, so both are refreshed.
+    lab.gh.merge(&first);
+    let nudges = lab.wait_nudges(CONFLICT_NUDGE, 1);
+    assert!(
+        nudges[0].starts_with(&format!(
+            "[AO] Your PR {url} has merge conflicts with main."
+        )),
+        "{}",
+        nudges[0]
+    );
+    let nudged = lab
+        .fake_log()
+        .into_iter()
+        .find(|e| e["message"].as_str() == Some(nudges[0].as_str()))
+        .expect("nudge logged");
+    assert_eq!(nudged["ao_session_id"], "p-2", "{nudged}");
+    let view = lab.ao(&["session", "get", "p-2"]).ok().to_string();
+    assert!(view.contains("merge=conflicting"), "{view}");
+    let s = lab.wait_session("p-1", "the first session completed", |s| {
+        s["isTerminated"] == true
+    });
+    assert_eq!(s["terminatedReason"], "pr_merged", "{s}");
+    lab.wait_polls(3);
+    assert_eq!(lab.nudges(CONFLICT_NUDGE).len(), 1);
+}
+
+#[test]
 fn ci_nudges_stop_at_three_per_check_and_head_sha() {
     let lab = Lab::new();
     lab.spawn_idle();
