@@ -4,9 +4,7 @@
 //! poll with a deadline.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,12 +22,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::time::Instant;
 
 use crate::config::ScmSetup;
+use crate::test_support::{TestTmux, eventually};
 use crate::{ActorTree, ActorsConfig, AddProject, ScmTimings, SpawnCommand, spawn_tree};
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 // ---- the GitHub stand-in ----------------------------------------------------------------
 
@@ -308,36 +304,14 @@ async fn serve(state: Shared) -> String {
 
 // ---- the tree fixture -------------------------------------------------------------------
 
-static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
-
 struct Fx {
     tree: ActorTree,
     reader: ReadPool,
     gh: Shared,
     base: String,
     repos: TempDir,
-    _tmux: TmuxGuard,
+    _tmux: TestTmux,
     _dir: TempDir,
-}
-
-/// Kills the test's private tmux server when dropped.
-struct TmuxGuard {
-    data: PathBuf,
-    socket: String,
-}
-
-impl Drop for TmuxGuard {
-    fn drop(&mut self) {
-        // Test-only cleanup: a synchronous `tmux kill-server` (Drop cannot await).
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        if let Ok(meta) = self.data.metadata() {
-            let base = std::env::var_os("TMUX_TMPDIR").map_or_else(|| "/tmp".into(), PathBuf::from);
-            let _ =
-                std::fs::remove_file(base.join(format!("tmux-{}", meta.uid())).join(&self.socket));
-        }
-    }
 }
 
 fn fast_scm() -> ScmTimings {
@@ -367,19 +341,15 @@ async fn start_with(prs: Vec<FakePr>, timings: ScmTimings) -> Fx {
     let home = dir.path().join("home");
     let repos = tempfile::tempdir().expect("tempdir");
     let opened = ao_store::open(&data).expect("store opens");
-    let socket = format!(
-        "ao-scm-test-{}-{}",
-        std::process::id(),
-        NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmux = Tmux::new(&socket, &home, &data);
+    let server = TestTmux::new("scm", &home);
+    let tmux = Tmux::new(&server.socket, &home, &data);
     tmux.write_conf().expect("tmux.conf");
     let runtime: Arc<dyn Runtime> = Arc::new(tmux);
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let mut cfg = ActorsConfig::new(&data, RuntimeKind::Tmux);
     cfg.home = home.clone();
     cfg.run_file = home.join("running.json");
-    cfg.tmux_socket = socket.clone();
+    cfg.tmux_socket = server.socket.clone();
     cfg.daemon_env = Some(env);
     cfg.runtimes = vec![runtime];
     cfg.scm = Some(ScmSetup {
@@ -396,7 +366,7 @@ async fn start_with(prs: Vec<FakePr>, timings: ScmTimings) -> Fx {
         gh: state,
         base,
         repos,
-        _tmux: TmuxGuard { data, socket },
+        _tmux: server,
         _dir: dir,
     }
 }
@@ -405,21 +375,6 @@ async fn run_git(dir: &Path, args: &[&str]) {
     process::run(&git::git_cmd().arg("-C").arg(dir).args(args))
         .await
         .unwrap_or_else(|e| panic!("git {args:?}: {e}"));
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 impl Fx {
