@@ -691,3 +691,77 @@ async fn zellij_starts_a_session_again_when_it_died_while_starting() {
     assert_eq!(f.runtime().probe_one(&target(&one)).await, Probe::Alive);
     screen_shows(&f, one.as_str(), "up").await;
 }
+
+/// A zellij server that takes connections and never answers (one tearing down after
+/// `kill-session`, or a hung one): a listening socket that nobody accepts on. Dropping it
+/// removes the socket, as a server does once it has exited.
+struct SilentServer {
+    path: PathBuf,
+    _listener: std::os::unix::net::UnixListener,
+}
+
+impl SilentServer {
+    fn bind(path: PathBuf) -> Self {
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind the socket");
+        Self {
+            path,
+            _listener: listener,
+        }
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// zellij only: one silent server makes every zellij client that lists or names a session time
+/// out (each waits for every server's status answer). The batch probe then still finds a gone
+/// session `missing`, a session with a socket `unknown` (never `missing`: it may be a live one
+/// that zellij cannot reach just now), and `destroy` of a gone session still succeeds. Once the
+/// silent server's socket is gone, it is `missing` and the live session `alive` again.
+#[tokio::test]
+async fn a_silent_zellij_server_blinds_no_other_session() {
+    let f = ZellijFixture::new();
+    let live = id(&f, 1);
+    create(&f, &live, "sleep 60").await;
+    // zellij keeps its sockets one level down (a directory per IPC contract version).
+    let live_name = runtime_name(live.as_str());
+    let sockets = std::fs::read_dir(f.zellij.socket_dir())
+        .expect("the socket directory")
+        .map(|e| e.expect("an entry").path())
+        .find(|dir| dir.join(&live_name).exists())
+        .expect("the live session's socket");
+    let silent = id(&f, 2);
+    let gone = id(&f, 3);
+    // Declared after the fixture, so it is removed first: the fixture's clean-up
+    // (`kill-all-sessions`) would wait on it forever.
+    let server = SilentServer::bind(sockets.join(runtime_name(silent.as_str())));
+
+    let targets = [target(&live), target(&silent), target(&gone)];
+    let gone_name = runtime_name(gone.as_str());
+    let (probes, destroyed) = tokio::join!(
+        f.runtime().probe_all(&targets),
+        f.runtime().destroy(&gone_name)
+    );
+    assert_eq!(
+        probes,
+        HashMap::from([
+            (live_name.clone(), Probe::Unknown),
+            (runtime_name(silent.as_str()), Probe::Unknown),
+            (gone_name.clone(), Probe::Missing),
+        ])
+    );
+    destroyed.expect("a gone session is destroyed");
+
+    drop(server);
+    assert_eq!(
+        f.runtime().probe_all(&targets).await,
+        HashMap::from([
+            (live_name, Probe::Alive),
+            (runtime_name(silent.as_str()), Probe::Missing),
+            (gone_name, Probe::Missing),
+        ])
+    );
+}

@@ -22,8 +22,14 @@
 //!   listed: zellij can leave an initialising session out), then one `list-panes` per listed
 //!   target session (zellij has no cross-session pane listing); none at all without targets or
 //!   before the socket directory exists. A failed probe is [`Probe::Unknown`], never death.
-//! * [`Zellij::destroy`] is idempotent and returns once the session no longer runs, so a
-//!   session of the same name can be created right after it.
+//!   zellij clients wait without a limit for every server's status answer, so one silent
+//!   server (tearing down after a kill, or hung) times out every call; a failed listing then
+//!   falls back to the socket files: a target without a socket is [`Probe::Missing`] (its
+//!   server is gone), one with a socket is probed as a listed one (`Unknown` while zellij
+//!   cannot answer).
+//! * [`Zellij::destroy`] is idempotent and returns once the session no longer runs (is not
+//!   listed, or, when zellij cannot list, has no socket), so a session of the same name can be
+//!   created right after it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -505,6 +511,53 @@ impl Zellij {
         }
     }
 
+    /// The names of the session sockets in the socket directory: zellij keeps them one level
+    /// down, in a directory per IPC contract version (`contract_version_1/<name>`); a socket
+    /// directly in the directory counts too. A server binds its socket before it takes any
+    /// client and removes it as it exits, so a name without a socket has no server that any
+    /// zellij client could reach.
+    fn session_sockets(&self) -> Result<HashSet<String>, RuntimeError> {
+        use std::os::unix::fs::FileTypeExt as _;
+        fn entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>, RuntimeError> {
+            let io = |e: std::io::Error| RuntimeError::Io {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            };
+            match std::fs::read_dir(dir) {
+                Ok(entries) => entries.collect::<Result<_, _>>().map_err(io),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(io(e)),
+            }
+        }
+        let mut names = HashSet::new();
+        let mut add = |entry: &std::fs::DirEntry| {
+            if entry.file_type().is_ok_and(|t| t.is_socket()) {
+                names.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+        };
+        for entry in entries(&self.socket_dir)? {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                entries(&entry.path())?.iter().for_each(&mut add);
+            } else {
+                add(&entry);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Whether session `name` still runs: listed by `list-sessions`, or, when the listing
+    /// fails, still holding its socket (see [`Zellij::probe_all`] for why a listing can fail
+    /// while the session is long gone).
+    async fn still_runs(&self, name: &str) -> Result<bool, RuntimeError> {
+        match self.live_sessions().await {
+            Ok(live) => Ok(live.contains(name)),
+            Err(e) => {
+                tracing::debug!(name, error = %e, "zellij list-sessions failed; looking for the session's socket");
+                Ok(self.session_sockets()?.contains(name))
+            }
+        }
+    }
+
     /// [`Zellij::live_sessions`], where a wanted name missing from the listing is looked for
     /// in up to two more listings, 100 ms apart: zellij leaves a session out of `list-sessions`
     /// now and then while the session initialises (its handshake reply can be preceded by
@@ -558,12 +611,29 @@ impl Zellij {
     /// The Reaper's batch probe (adapters.md §3): one `list-sessions` (confirmed when a target
     /// is not listed), then the panes of each listed target session, concurrently. No call at
     /// all without targets.
+    ///
+    /// `list-sessions` (and any client naming a session: zellij matches the name against the
+    /// listing) asks every server in the directory for its status and waits for the answer
+    /// without a time limit, so ONE server that accepts connections but never answers makes
+    /// them all time out: a server tearing down after `kill-session` (it keeps accepting until
+    /// all its threads have joined, which under load takes seconds, and forever when a thread
+    /// hangs in that teardown), or a hung one. Rather than leave every session `unknown` then
+    /// (a vanished session would never be relaunched), a failed listing falls back to the
+    /// socket files: a target without a socket is `missing`; one with a socket is asked for
+    /// its panes as a listed one is, and stays `unknown` while zellij cannot answer.
     pub async fn probe_all(&self, targets: &[ProbeTarget]) -> HashMap<String, Probe> {
         if targets.is_empty() {
             return HashMap::new();
         }
         let wanted: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-        let live = match self.confirmed_live_sessions(&wanted).await {
+        let listed = match self.confirmed_live_sessions(&wanted).await {
+            Ok(live) => Ok(live),
+            Err(e) => {
+                tracing::warn!(error = %e, "zellij list-sessions failed; probing each session that has a socket");
+                self.session_sockets()
+            }
+        };
+        let live = match listed {
             Ok(live) => live,
             Err(e) => {
                 tracing::warn!(error = %e, "zellij batch probe failed");
@@ -587,10 +657,12 @@ impl Zellij {
             };
             (target.name.clone(), probe)
         });
-        futures_util::future::join_all(probes)
+        let results: HashMap<String, Probe> = futures_util::future::join_all(probes)
             .await
             .into_iter()
-            .collect()
+            .collect();
+        tracing::debug!(?live, ?results, "zellij batch probe");
+        results
     }
 
     /// Probes one session (the batch probe with one target).
@@ -605,9 +677,19 @@ impl Zellij {
     /// session no longer runs. The layout file is removed too.
     pub async fn destroy(&self, name: &str) -> Result<(), RuntimeError> {
         let cmd = self.cmd().args(["delete-session", "--force", name]);
-        let out = process::run_unchecked(&cmd).await?;
-        if !out.success() && !out.stderr.contains(NOT_FOUND) {
-            return Err(command_failed(&cmd, &out).into());
+        let failure = match process::run_unchecked(&cmd).await {
+            Ok(out) if out.success() || out.stderr.contains(NOT_FOUND) => None,
+            Ok(out) => Some(RuntimeError::from(command_failed(&cmd, &out))),
+            Err(e) => Some(e.into()),
+        };
+        // A silent server elsewhere in the directory times `delete-session` out too (see
+        // `probe_all`). A session without a socket does not run, which is all `destroy`
+        // promises; a resurrection entry left behind is cleared by the next `create`.
+        if let Some(e) = failure {
+            if self.session_sockets()?.contains(name) {
+                return Err(e);
+            }
+            tracing::debug!(name, error = %e, "zellij delete-session failed for a session without a socket");
         }
         match std::fs::remove_file(self.layout_path(name)) {
             Ok(()) => {}
@@ -615,7 +697,7 @@ impl Zellij {
             Err(e) => tracing::debug!(name, error = %e, "cannot remove a zellij layout file"),
         }
         let deadline = Instant::now() + GONE_WAIT;
-        while self.live_sessions().await?.contains(name) {
+        while self.still_runs(name).await? {
             if Instant::now() >= deadline {
                 return Err(RuntimeError::Unexpected(format!(
                     "zellij session {name} still runs {GONE_WAIT:?} after delete-session"
