@@ -72,10 +72,12 @@ static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
 
 impl TestTmux {
     /// A new server name `ao-<what>-test-<pid>-<n>`; nothing runs until a test starts it.
+    /// `n` has a fixed width, so no test's name is a substring of another's: fault plans
+    /// scope themselves to one test by matching its socket name in the command line.
     pub(crate) fn new(what: &str, home: &Path) -> Self {
         Self {
             socket: format!(
-                "ao-{what}-test-{}-{}",
+                "ao-{what}-test-{}-{:06}",
                 std::process::id(),
                 NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
             ),

@@ -578,6 +578,47 @@ async fn a_killed_tmux_server_is_relaunched_in_place() {
 }
 
 #[tokio::test]
+async fn two_missing_probes_on_consecutive_ticks_confirm_despite_tick_jitter() {
+    // The Reaper is kept out of the way; the test plays its observations with chosen times.
+    let fx = start_with(|cfg| {
+        cfg.sessions.reaper_tick = Duration::from_secs(3600);
+        cfg.sessions.missing_confirm = Duration::from_secs(5);
+    })
+    .await;
+    fx.project("demo", json!({})).await;
+    let id = fx
+        .tree
+        .sessions
+        .spawn(cmd_spawn("demo", "sleep 120"))
+        .await
+        .expect("spawn");
+    assert!(fx.tmux(&["kill-server"]).await.success());
+    let actor = fx
+        .tree
+        .registry
+        .sessions
+        .get(&id)
+        .map(|a| a.clone())
+        .expect("the session's actor");
+    // Two 5 s ticks whose probes started 4.98 s apart (the first one ran 20 ms late).
+    let first = std::time::Instant::now();
+    for at in [first, first + Duration::from_millis(4980)] {
+        actor
+            .cast(super::actor::SessionMsg::Observe {
+                probe: ao_adapters::Probe::Missing,
+                at,
+            })
+            .expect("cast");
+    }
+    fx.wait_row(&id, "the relaunch in place", |r| r.restarts == 1)
+        .await;
+    eventually("the relaunched runtime", || async {
+        fx.has_session(id.as_str()).await.then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn past_the_relaunch_budget_the_session_is_runtime_missing() {
     let fx = start_with(|cfg| cfg.sessions.relaunch_budget = 1).await;
     fx.project("demo", json!({})).await;
@@ -879,14 +920,33 @@ async fn concurrent_deliveries_to_one_session_never_interleave() {
         .map(|i| format!("got:message-{i}"))
         .chain(["got:message-q".to_string()])
         .collect();
-    let screen = eventually("every message on its own line", || async {
-        let screen = fx.capture(id.as_str()).await;
-        wanted
+    // The whole history, not only the visible screen; on a timeout the failure shows it.
+    let deadline = tokio::time::Instant::now() + crate::test_support::DEADLINE;
+    let screen = loop {
+        let screen = fx
+            .tmux(&[
+                "capture-pane",
+                "-p",
+                "-J",
+                "-S",
+                "-",
+                "-t",
+                &format!("={id}:"),
+            ])
+            .await
+            .stdout;
+        if wanted
             .iter()
             .all(|w| screen.lines().any(|l| l.trim_end() == w))
-            .then_some(screen)
-    })
-    .await;
+        {
+            break screen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every message arrived on its own line:\n{screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     let mangled: Vec<&str> = screen
         .lines()
         .map(str::trim_end)
