@@ -1092,7 +1092,11 @@ async fn observe(
                 state.missing_since = Some(at);
                 return;
             };
-            if at.saturating_duration_since(first) < svc.timings.missing_confirm {
+            // "At least 5 s later" means the next 5 s tick: ticks come with jitter (two
+            // probes on consecutive ticks can start 4.98 s apart), so a twentieth of the gap is
+            // forgiven rather than waiting a third tick.
+            let confirm = svc.timings.missing_confirm;
+            if at.saturating_duration_since(first) + confirm / 20 < confirm {
                 return;
             }
             state.missing_since = None;
