@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ao_adapters::{Runtime, process};
-use ao_protocol::{Harness, ProjectId, RuntimeKind, SessionId, SessionKind};
+use ao_protocol::{ErrorCode, Harness, ProjectId, RuntimeKind, SessionId, SessionKind};
 use tokio::time::Instant;
 
 use crate::sessions::SpawnCommand;
-use crate::{ActorsConfig, SessionTimings, SupervisionConfig};
+use crate::{ActorsConfig, CommandError, SessionTimings, SupervisionConfig};
 
 /// How long any test waits for an asynchronous outcome.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
@@ -27,6 +27,14 @@ pub(crate) fn sid(s: &str) -> SessionId {
 
 pub(crate) fn pid(s: &str) -> ProjectId {
     ProjectId::new(s).expect("valid id")
+}
+
+/// The code and details of a command that must fail.
+pub(crate) fn code_of<T: std::fmt::Debug>(
+    r: Result<T, CommandError>,
+) -> (ErrorCode, Option<serde_json::Value>) {
+    let e = r.expect_err("the command must fail");
+    (e.code(), e.details().cloned())
 }
 
 /// Polls `f` until it returns `Some`, failing the test after [`DEADLINE`].

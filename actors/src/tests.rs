@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ao_adapters::{git, process};
-use ao_protocol::{ChangeEvent, ErrorCode, ProjectId, RuntimeKind};
+use ao_protocol::{ChangeEvent, ErrorCode, RuntimeKind};
 use ao_store::ReadPool;
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use crate::test_support::{code_of, eventually, pid};
 use crate::{
     ActorTree, ActorsConfig, AddProject, CommandError, ConfigChange, FaultTarget,
     SupervisionConfig, spawn_tree,
@@ -101,31 +102,6 @@ fn add_req(path: &Path) -> AddProject {
         project_id: None,
         name: None,
         config: json!({}),
-    }
-}
-
-fn pid(s: &str) -> ProjectId {
-    ProjectId::new(s).expect("valid id")
-}
-
-fn code_of<T: std::fmt::Debug>(r: Result<T, CommandError>) -> (ErrorCode, Option<Value>) {
-    let e = r.expect_err("the command must fail");
-    (e.code(), e.details().cloned())
-}
-
-/// Polls `f` until it returns `Some`, failing the test after [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

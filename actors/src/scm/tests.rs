@@ -2,7 +2,6 @@
 //! transaction each, error mapping, events) and `ActorTree::github_status()`. Real SQLite on a
 //! tempdir, real actors; waiting is a poll with a deadline.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +16,12 @@ use ao_protocol::{
 use ao_store::{NewSeed, ReadPool};
 use serde_json::json;
 use tempfile::TempDir;
-use tokio::time::Instant;
 
 use crate::config::ScmSetup;
 use crate::reducer::{ReducerHandle, is_pr_owned_elsewhere};
+use crate::test_support::eventually;
 use crate::{ActorTree, ActorsConfig, AddProject, ScmTimings, spawn_tree};
 
-const DEADLINE: Duration = Duration::from_secs(15);
 const T: Duration = Duration::from_secs(5);
 
 struct Fixture {
@@ -47,21 +45,6 @@ async fn start_with(tweak: impl FnOnce(&mut ActorsConfig)) -> Fixture {
         reader: opened.reader,
         repos,
         _data: data,
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use super::{MAX_OUTBOX, MAX_QUEUED_OPS, REASON_DIRTY};
-use crate::test_support::{TestTmux, cmd_spawn, eventually, pid, sid, test_config};
+use crate::test_support::{TestTmux, cmd_spawn, code_of, eventually, pid, sid, test_config};
 use crate::{ActorTree, ActorsConfig, AddProject, CommandError, spawn_tree};
 
 struct Fx {
@@ -74,11 +74,6 @@ async fn run_git(dir: &Path, args: &[&str]) -> String {
         .await
         .unwrap_or_else(|e| panic!("git {args:?}: {e}"))
         .stdout
-}
-
-fn code_of<T: std::fmt::Debug>(r: Result<T, CommandError>) -> (ErrorCode, Option<Value>) {
-    let e = r.expect_err("the command must fail");
-    (e.code(), e.details().cloned())
 }
 
 impl Fx {
