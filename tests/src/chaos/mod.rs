@@ -465,7 +465,8 @@ pub async fn run(cfg: ChaosConfig) -> ChaosReport {
     if let Err(e) = lab.start().await {
         panic!("chaos seed {}: the first boot failed: {e}", cfg.seed);
     }
-    let recorder = Recorder::start(lab.home.run_file());
+    let started = Instant::now();
+    let recorder = Recorder::start(lab.home.run_file(), started);
     let mut run = Run {
         rng: Rng::new(cfg.seed),
         report: ChaosReport {
@@ -478,7 +479,7 @@ pub async fn run(cfg: ChaosConfig) -> ChaosReport {
         model: Model::default(),
         recorder,
         history: VecDeque::new(),
-        started: Instant::now(),
+        started,
     };
     let limits = Limits {
         max_live: run.cfg.max_live,
@@ -541,7 +542,7 @@ pub async fn run(cfg: ChaosConfig) -> ChaosReport {
     {
         run.fail(end, "final event stream", &e);
     }
-    run.report.events = run.recorder.frames().len();
+    run.report.events = run.recorder.received();
     run.report.sse_connects = run.recorder.connects();
     run.report.elapsed = run.started.elapsed();
     if let Err(e) = run.lab.stop().await {

@@ -2,9 +2,10 @@
 //! with `Last-Event-ID` = the last seq it received (re-reading `running.json` each time, since
 //! every start has a new token), and records what it got.
 //!
-//! Main type: [`Recorder`]. Its [`Recorder::frames`] are checked against the whole change log
-//! read after the fact (`check::event_stream`): every event exactly once, seqs strictly
-//! increasing across reconnects.
+//! Main type: [`Recorder`]. Its [`Recorder::recording`] (frames, violations, and the timeline
+//! of its connections) is checked against the whole change log read after the fact
+//! (`check::event_stream`): every event exactly once, seqs strictly increasing across
+//! reconnects.
 //!
 //! Invariant: a frame is recorded as it arrives, in order; anything out of order (a seq not
 //! above the last one, or a frame without an id) is recorded as a violation, never dropped
@@ -12,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::watch;
@@ -27,28 +28,49 @@ pub struct Received {
     pub event: String,
     /// The `data:` object (`ChangeEvent`).
     pub data: Value,
+    /// The index in [`Recording::connections`] of the connection that delivered it.
+    pub connection: usize,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    frames: Vec<Received>,
-    violations: Vec<String>,
-    connects: usize,
+/// One (re)connection of the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// When the stream was opened, since the `started` instant given to [`Recorder::start`].
+    pub at: Duration,
+    /// The `Last-Event-ID` it resumed after (`None` on the first connection).
+    pub after: Option<i64>,
+}
+
+/// What the client received so far (a copy).
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    pub frames: Vec<Received>,
+    /// Ordering violations.
+    pub violations: Vec<String>,
+    pub connections: Vec<Connection>,
+}
+
+impl Recording {
+    /// The last seq received (0 before any).
+    pub fn last_seq(&self) -> i64 {
+        self.frames.last().map_or(0, |f| f.seq)
+    }
 }
 
 /// See the module doc.
 pub struct Recorder {
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<Recording>>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
 
 impl Recorder {
-    /// Starts following the daemon whose run-file is `run_file` (from seq 0).
-    pub fn start(run_file: PathBuf) -> Self {
-        let shared = Arc::new(Mutex::new(Shared::default()));
+    /// Starts following the daemon whose run-file is `run_file` (from seq 0); connection
+    /// times are measured from `started`.
+    pub fn start(run_file: PathBuf, started: Instant) -> Self {
+        let shared = Arc::new(Mutex::new(Recording::default()));
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(follow(run_file, Arc::clone(&shared), stopped));
+        let task = tokio::spawn(follow(run_file, started, Arc::clone(&shared), stopped));
         Self {
             shared,
             stop,
@@ -56,28 +78,28 @@ impl Recorder {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recording> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Everything received so far.
-    pub fn frames(&self) -> Vec<Received> {
-        self.lock().frames.clone()
+    /// A copy of everything recorded so far.
+    pub fn recording(&self) -> Recording {
+        self.lock().clone()
+    }
+
+    /// How many frames were received so far.
+    pub fn received(&self) -> usize {
+        self.lock().frames.len()
     }
 
     /// The last seq received (0 before any).
     pub fn last_seq(&self) -> i64 {
-        self.lock().frames.last().map_or(0, |f| f.seq)
-    }
-
-    /// Ordering violations seen so far.
-    pub fn violations(&self) -> Vec<String> {
-        self.lock().violations.clone()
+        self.lock().last_seq()
     }
 
     /// How many times the stream was (re)opened.
     pub fn connects(&self) -> usize {
-        self.lock().connects
+        self.lock().connections.len()
     }
 }
 
@@ -90,7 +112,12 @@ impl Drop for Recorder {
     }
 }
 
-async fn follow(run_file: PathBuf, shared: Arc<Mutex<Shared>>, mut stopped: watch::Receiver<bool>) {
+async fn follow(
+    run_file: PathBuf,
+    started: Instant,
+    shared: Arc<Mutex<Recording>>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
     while !*stopped.borrow() {
         let rf = std::fs::read_to_string(&run_file)
@@ -107,7 +134,14 @@ async fn follow(run_file: PathBuf, shared: Arc<Mutex<Shared>>, mut stopped: watc
             tokio::time::sleep(Duration::from_millis(25)).await;
             continue;
         };
-        lock().connects += 1;
+        let connection = {
+            let mut s = lock();
+            s.connections.push(Connection {
+                at: started.elapsed(),
+                after: last,
+            });
+            s.connections.len() - 1
+        };
         loop {
             let frame = tokio::select! {
                 f = sse.next_frame(Duration::from_millis(500)) => f,
@@ -135,6 +169,7 @@ async fn follow(run_file: PathBuf, shared: Arc<Mutex<Shared>>, mut stopped: watc
                         seq,
                         event: f.event.unwrap_or_default(),
                         data,
+                        connection,
                     });
                 }
                 None if sse.ended => break,
