@@ -44,7 +44,10 @@ impl Lab {
             home.env("AO_RUNTIME", runtime);
         }
         // A failed spawn prints the daemon log (see `spawn`), with the zellij adapter's detail.
-        home.env("AO_LOG", "info,ao_adapters::runtime::zellij=debug");
+        home.env(
+            "AO_LOG",
+            "info,ao_adapters::runtime::zellij=debug,ao_adapters::process=debug,ao_actors::reaper=debug",
+        );
         let fake_log = scratch.join("fake-agent.jsonl");
         home.start();
         let api = home.api();
