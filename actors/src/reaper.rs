@@ -115,7 +115,9 @@ impl Actor for Reaper {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ReaperMsg::Probe => {
-                if !running(state.probing.as_ref()) {
+                if running(state.probing.as_ref()) {
+                    tracing::debug!("reaper: the previous probe still runs; tick skipped");
+                } else {
                     let svc = Arc::clone(&state.svc);
                     state.probing = Some(tokio::spawn(async move {
                         crate::spool::replay_pending(&svc).await;
@@ -156,6 +158,7 @@ pub(crate) async fn probe_sessions(svc: &SessionServices) {
         return;
     }
     let at = Instant::now();
+    tracing::debug!("reaper: probe round");
     let rows = match svc
         .sessions(SessionFilter {
             project: None,
