@@ -158,7 +158,6 @@ pub(crate) async fn probe_sessions(svc: &SessionServices) {
         return;
     }
     let at = Instant::now();
-    tracing::debug!("reaper: probe round");
     let rows = match svc
         .sessions(SessionFilter {
             project: None,
@@ -173,6 +172,7 @@ pub(crate) async fn probe_sessions(svc: &SessionServices) {
             return;
         }
     };
+    tracing::debug!(live = rows.len(), "reaper: probe round");
     let mut by_kind: BTreeMap<&'static str, (RuntimeKind, Vec<SessionRow>)> = BTreeMap::new();
     for row in rows.into_iter().filter(|r| !r.runtime_handle_id.is_empty()) {
         by_kind

@@ -56,8 +56,19 @@ impl ReadPool {
         Ok(Self { pool })
     }
 
+    /// A pooled connection outside any transaction. A connection that comes back from the pool
+    /// inside one (a read transaction left open would pin that connection to an old WAL
+    /// snapshot: every later read on it would miss every later write) is rolled back first.
     pub(crate) fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+        let conn = self
+            .pool
+            .get()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        if !conn.is_autocommit() {
+            tracing::warn!("a pooled read connection was still inside a transaction; rolled back");
+            conn.execute_batch("ROLLBACK").db()?;
+        }
+        Ok(conn)
     }
 
     /// Projects sorted by id; archived ones only when `include_archived`.
@@ -267,6 +278,34 @@ mod tests {
             )
             .expect_err("a read connection cannot write");
         assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn a_read_transaction_left_open_never_pins_a_pooled_connection_to_an_old_snapshot() {
+        let mut db = TestDb::open();
+        db.add_project("before");
+        {
+            // A reader that begins a transaction and never ends it (a panic between BEGIN
+            // and COMMIT, say) returns its connection to the pool inside a snapshot.
+            let conn = db.reader.conn().expect("conn");
+            conn.execute_batch("BEGIN").expect("begin");
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM projects", [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(n, 1);
+        }
+        db.add_project("after");
+        // Every connection of the pool, the abandoned one included, sees the later write.
+        let held: Vec<_> = (0..READ_POOL_SIZE)
+            .map(|_| db.reader.conn().expect("conn"))
+            .collect();
+        for conn in &held {
+            assert!(conn.is_autocommit());
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM projects", [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(n, 2, "a pooled connection reads an old snapshot");
+        }
     }
 
     #[test]
