@@ -7,14 +7,13 @@
 //! claim-PR (also at spawn, with takeover and refusals) and bad GitHub data, all observed as a
 //! user would (`ao`, the HTTP API, the agent's own log).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ao_tests::fake_github::{
     CheckSpec, CommentSpec, FakeGithub, Fault, PrRef, PrSpec, Resource, Route, ThreadSpec,
 };
-use ao_tests::{Home, git_repo, wait_for};
+use ao_tests::{Home, git, git_repo, wait_for};
 use serde_json::{Value, json};
 
 const OWNER: &str = "acme";
@@ -23,24 +22,6 @@ const LONG: Duration = Duration::from_secs(40);
 
 fn fake_agent_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fake-agent"))
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "ao-test")
-        .env("GIT_AUTHOR_EMAIL", "ao-test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "ao-test")
-        .env("GIT_COMMITTER_EMAIL", "ao-test@example.invalid")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A daemon pointed at a fake GitHub, with one project `p` whose origin is `acme/widgets`.
