@@ -139,6 +139,21 @@ impl Fx {
             .stdout
     }
 
+    /// The whole pane, scrollback included.
+    async fn history(&self, name: &str) -> String {
+        self.tmux(&[
+            "capture-pane",
+            "-p",
+            "-J",
+            "-S",
+            "-",
+            "-t",
+            &format!("={name}:"),
+        ])
+        .await
+        .stdout
+    }
+
     async fn wait_for_pane(&self, name: &str, needle: &str) {
         eventually(&format!("{needle:?} in pane {name}"), || async {
             self.capture(name).await.contains(needle).then_some(())
@@ -918,18 +933,7 @@ async fn concurrent_deliveries_to_one_session_never_interleave() {
     // The whole history, not only the visible screen; on a timeout the failure shows it.
     let deadline = tokio::time::Instant::now() + crate::test_support::DEADLINE;
     let screen = loop {
-        let screen = fx
-            .tmux(&[
-                "capture-pane",
-                "-p",
-                "-J",
-                "-S",
-                "-",
-                "-t",
-                &format!("={id}:"),
-            ])
-            .await
-            .stdout;
+        let screen = fx.history(id.as_str()).await;
         if wanted
             .iter()
             .all(|w| screen.lines().any(|l| l.trim_end() == w))

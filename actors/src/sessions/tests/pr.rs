@@ -102,21 +102,6 @@ impl Fx {
             .expect("read")
     }
 
-    /// The whole pane, scrollback included.
-    async fn history(&self, name: &str) -> String {
-        self.tmux(&[
-            "capture-pane",
-            "-p",
-            "-J",
-            "-S",
-            "-",
-            "-t",
-            &format!("={name}:"),
-        ])
-        .await
-        .stdout
-    }
-
     async fn nudges_seen(&self, name: &str) -> usize {
         // The terminal echoes the paste; the fake agent's `got:` line counts each delivery once.
         self.history(name)
